@@ -1,0 +1,3 @@
+from maeid.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""Image-shaped hierarchies: a tree of latents over a grid of pixel blocks.
+
+The root covers the whole image. Each latent at level l has `branching[l] x branching[l]`
+children covering the sub-blocks of its region; the last level's children are the
+observed leaves, one per `leaf x leaf` pixel block. The reference model `qt32`
+(design.md) is `quadtree_spec()` with its defaults: 32x32x1, 4x4 leaves, branching
+2 at every level, latent dims 2, 4, 8, observed dim 16, every mechanism square.
+
+Names: the root is `z0`; a level-l latent is `z{l}_{row}_{col}` on that level's grid;
+a leaf is `x_{row}_{col}` on the leaf grid.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from maeid.hlvm.spec import GraphSpec, Node, SpecError
+
+
+def quadtree_spec(
+    image_size: int | tuple[int, int] = 32,
+    channels: int = 1,
+    leaf: int = 4,
+    branching: Sequence[int] | None = None,
+    dims: Sequence[int] = (2, 4, 8),
+    noise_scales: Sequence[float] | None = None,
+    name: str = "qt32",
+) -> GraphSpec:
+    """The structure of a quadtree image model.
+
+    `dims[l]` is the dimension of a level-l latent (`len(dims)` latent levels, root at 0).
+    `branching[l]` is how many children per side a level-l latent has; by default 2
+    everywhere but the root, which takes whatever is left so that the leaves tile the image.
+    `noise_scales[l]` scales the exogenous noise of level l, the observed level being
+    `len(dims)`; by default 1 everywhere.
+    """
+    h, w = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    if h % leaf or w % leaf:
+        raise SpecError(f"leaf blocks of {leaf} pixels do not tile a {h}x{w} image")
+    gh, gw = h // leaf, w // leaf
+    if gh != gw:
+        raise SpecError(f"a quadtree needs a square leaf grid, got {gh}x{gw}")
+    levels = len(dims)
+    if levels < 1:
+        raise SpecError("a quadtree needs at least one latent level (the root)")
+    if branching is None:
+        below_root = 2 ** (levels - 1)
+        if gh % below_root:
+            raise SpecError(
+                f"a {gh}x{gh} leaf grid cannot be split by 2 at {levels - 1} levels below the "
+                "root; pass `branching` explicitly"
+            )
+        branching = (gh // below_root,) + (2,) * (levels - 1)
+    branching = tuple(int(b) for b in branching)
+    if len(branching) != levels or any(b < 1 for b in branching) or math.prod(branching) != gh:
+        raise SpecError(
+            f"branching {branching} must have one entry per latent level ({levels}) and "
+            f"multiply to the leaf grid side {gh}"
+        )
+    if noise_scales is None:
+        noise_scales = (1.0,) * (levels + 1)
+    if len(noise_scales) != levels + 1:
+        raise SpecError(f"noise_scales needs {levels + 1} entries (latent levels + observed)")
+
+    nodes: list[Node] = [Node("z0", dims[0], noise_scale=noise_scales[0], level=0)]
+    side = 1  # grid side of the current latent level
+    for lvl in range(1, levels + 1):
+        b = branching[lvl - 1]
+        child_side = side * b
+        observed = lvl == levels
+        for r in range(child_side):
+            for c in range(child_side):
+                parent = "z0" if lvl == 1 else f"z{lvl - 1}_{r // b}_{c // b}"
+                if observed:
+                    nodes.append(Node(
+                        f"x_{r}_{c}", leaf * leaf * channels, (parent,), observed=True,
+                        noise_scale=noise_scales[lvl], level=lvl,
+                        block=(r * leaf, c * leaf, leaf, leaf),
+                    ))
+                else:
+                    nodes.append(Node(f"z{lvl}_{r}_{c}", dims[lvl], (parent,),
+                                      noise_scale=noise_scales[lvl], level=lvl))
+        side = child_side
+    return GraphSpec(
+        tuple(nodes), image_shape=(channels, h, w),
+        meta={"name": name, "builder": "quadtree", "leaf": leaf, "branching": list(branching),
+              "dims": list(dims), "noise_scales": list(noise_scales)},
+    )
