@@ -1,0 +1,197 @@
+"""A sweep, as a researcher writes it: a base training config, a grid, the evaluations.
+
+```yaml
+name: demo                       # names the sweep in the database and its output folder
+base: ../qt32.yaml               # training config (relative to this file), or inline:
+# config: {model: {...}, ...}
+set:                             # overrides for every point (dotted keys)
+  run.steps: 300
+grid:                            # the cartesian product of these is the sweep
+  mask_ratio: [0.25, 0.5, 0.75]  # shorthands: mask_ratio, mask_unit, seed
+  mask_unit: [4, 16]
+  seed: [0]
+  model.depth: [2, 4]            # ... or any dotted config key
+evaluate: [identifiability]      # measurements after training (see maeid.experiments.pipeline)
+run: maeid.experiments.pipeline:train_and_evaluate   # optional: the function run per point
+```
+
+Each point's *run config* is `{"train": <resolved training config>, "evaluate": [...]}`;
+its sha256 (`config_hash`) is the run's identity in the results database and names its
+folder under the sweep's output directory.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from maeid.experiments.config_hash import config_hash
+
+DEFAULT_RUN = "maeid.experiments.pipeline:train_and_evaluate"
+
+# Grid shorthands for the sweep axes the paper varies, and where they live in a training
+# config. The report reads these three names from every run's `params`.
+AXIS_KEYS: dict[str, str] = {
+    "mask_ratio": "mask.ratio",
+    "mask_unit": "mask.unit",
+    "seed": "run.seed",
+}
+
+_SPEC_KEYS = {"name", "base", "config", "set", "grid", "evaluate", "run", "out", "description"}
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One run of a sweep."""
+
+    params: dict[str, Any]  # the grid values of this point, by the names the spec used
+    config: dict[str, Any]  # {"train": resolved training config, "evaluate": [...]}
+    config_hash: str
+
+    def run_dir(self, out_dir: Path) -> Path:
+        return out_dir / self.config_hash[:16]
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    name: str
+    base: dict[str, Any]
+    grid: dict[str, list[Any]]
+    overrides: dict[str, Any] = field(default_factory=dict)
+    evaluate: tuple[str, ...] = ()
+    run: str = DEFAULT_RUN
+    out: Path | None = None
+    description: str = ""
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> SweepSpec:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"sweep spec {path} not found")
+        raw = yaml.safe_load(path.read_text())
+        return cls.from_dict(raw, where=path)
+
+    @classmethod
+    def from_dict(cls, raw: Any, where: Path | None = None) -> SweepSpec:
+        src = f"sweep spec {where}" if where else "sweep spec"
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"{src} must be a YAML mapping with at least `name` and `grid`")
+        unknown = set(raw) - _SPEC_KEYS
+        if unknown:
+            raise ValueError(
+                f"{src}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_SPEC_KEYS)}"
+            )
+        name = raw.get("name") or (where.stem if where else None)
+        if not name or not str(name).replace("-", "_").replace(".", "_").isidentifier():
+            raise ValueError(f"{src}: `name` {name!r} must be a simple word (letters, digits, _-.)")
+        base = _load_base(raw, where, src)
+        grid = raw.get("grid")
+        if not isinstance(grid, Mapping) or not grid:
+            raise ValueError(f"{src}: `grid` must map config keys to non-empty lists of values")
+        for key, values in grid.items():
+            if not isinstance(values, list) or not values:
+                raise ValueError(
+                    f"{src}: grid axis {key!r} must be a non-empty list, got {values!r}"
+                )
+            if len(set(map(repr, values))) != len(values):
+                raise ValueError(f"{src}: grid axis {key!r} repeats a value: {values}")
+        overrides = raw.get("set") or {}
+        if not isinstance(overrides, Mapping):
+            raise ValueError(f"{src}: `set` must map dotted config keys to values")
+        evaluate = raw.get("evaluate") or []
+        if isinstance(evaluate, str):
+            evaluate = [evaluate]
+        run = raw.get("run", DEFAULT_RUN)
+        if not isinstance(run, str) or ":" not in run:
+            raise ValueError(
+                f"{src}: `run` {run!r} must be an import path 'package.module:function'"
+            )
+        out = raw.get("out")
+        if out is not None and where is not None and not Path(out).is_absolute():
+            out = Path(out)  # relative to the working directory, like --out
+        return cls(
+            name=str(name),
+            base=base,
+            grid={str(k): list(v) for k, v in grid.items()},
+            overrides=dict(overrides),
+            evaluate=tuple(str(e) for e in evaluate),
+            run=run,
+            out=None if out is None else Path(out),
+            description=str(raw.get("description", "")),
+        )
+
+    @property
+    def size(self) -> int:
+        size = 1
+        for values in self.grid.values():
+            size *= len(values)
+        return size
+
+    def points(
+        self, resolve: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    ) -> list[SweepPoint]:
+        """Every grid point, in grid order (last axis fastest).
+
+        `resolve` turns a plain config dict into the fully resolved training config
+        (defaults filled in, types checked); by default `maeid.train`'s loader.
+        """
+        resolve = resolve or resolve_train_config
+        keys = list(self.grid)
+        points = []
+        for values in itertools.product(*(self.grid[k] for k in keys)):
+            params = dict(zip(keys, values, strict=True))
+            config = copy.deepcopy(self.base)
+            for key, value in self.overrides.items():
+                set_dotted(config, AXIS_KEYS.get(key, key), value)
+            for key, value in params.items():
+                set_dotted(config, AXIS_KEYS.get(key, key), value)
+            run_config = {"train": resolve(config), "evaluate": list(self.evaluate)}
+            points.append(SweepPoint(params, run_config, config_hash(run_config)))
+        return points
+
+
+def set_dotted(config: dict[str, Any], key: str, value: Any) -> None:
+    """`config["a"]["b"] = value` for key "a.b", creating the intermediate mappings."""
+    parts = key.split(".")
+    node = config
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ValueError(f"config key {key!r}: {part!r} holds {child!r}, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def resolve_train_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The resolved training config as plain data, through `maeid.train`'s config loader.
+
+    Resolving fills in every default, so two specs that spell the same run differently
+    get the same hash, and a typo in a grid key fails here, before any training.
+    """
+    from maeid.train.config import from_dict, to_dict
+
+    return to_dict(from_dict(config).validate())
+
+
+def _load_base(raw: Mapping[str, Any], where: Path | None, src: str) -> dict[str, Any]:
+    if ("base" in raw) == ("config" in raw):
+        raise ValueError(f"{src}: give exactly one of `base` (a config file) or `config` (inline)")
+    if "config" in raw:
+        if not isinstance(raw["config"], Mapping):
+            raise ValueError(f"{src}: inline `config` must be a mapping")
+        return copy.deepcopy(dict(raw["config"]))
+    base = Path(raw["base"])
+    if not base.is_absolute() and where is not None:
+        base = where.parent / base
+    if not base.is_file():
+        raise FileNotFoundError(f"{src}: base config {base} not found")
+    loaded = yaml.safe_load(base.read_text()) or {}
+    if not isinstance(loaded, Mapping):
+        raise ValueError(f"{src}: base config {base} is not a YAML mapping")
+    return dict(loaded)
