@@ -54,6 +54,13 @@ class GraphSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "nodes", _validated(self.nodes))
+        object.__setattr__(self, "meta", dict(self.meta))
+        if self.image_shape is not None:
+            shape = tuple(self.image_shape)
+            if len(shape) != 3 or not all(isinstance(s, int) and s > 0 for s in shape):
+                raise SpecError(f"image_shape must be three positive ints (C, H, W), got {shape}")
+            object.__setattr__(self, "image_shape", shape)
+            _check_blocks(self.nodes, shape)
 
     # ------------------------------------------------------------------ lookups
     @cached_property
@@ -115,7 +122,9 @@ class GraphSpec:
             )
         latent = sorted(n for n in names if not self[n].observed)
         if latent:
-            raise SpecError(f"{what} names latent nodes {latent}; only observed nodes can be masked")
+            raise SpecError(
+                f"{what} names latent nodes {latent}; only observed nodes can be masked"
+            )
         return names
 
 
@@ -150,20 +159,31 @@ def _validated(nodes: Iterable[Node]) -> tuple[Node, ...]:
     except nx.NetworkXNoCycle:
         cycle = None
     if cycle:
-        raise SpecError("the graph has a cycle: " + " -> ".join([e[0] for e in cycle] + [cycle[0][0]]))
+        raise SpecError(
+            "the graph has a cycle: " + " -> ".join([e[0] for e in cycle] + [cycle[0][0]])
+        )
 
-    obs_edges = sorted(f"{u} -> {v}" for u, v in g.edges if by_name[u].observed and by_name[v].observed)
+    obs_edges = sorted(
+        f"{u} -> {v}" for u, v in g.edges if by_name[u].observed and by_name[v].observed
+    )
     if obs_edges:
         raise SpecError(f"edges join two observed nodes (Assumption 1 forbids it): {obs_edges}")
     obs_parents = sorted(u for u, _ in g.edges if by_name[u].observed)
     if obs_parents:
-        raise SpecError(f"observed nodes {sorted(set(obs_parents))} have children; observed nodes must be leaves")
+        raise SpecError(
+            f"observed nodes {sorted(set(obs_parents))} have children; "
+            "observed nodes must be leaves"
+        )
     if not any(n.observed for n in nodes):
         raise SpecError("the model has no observed node")
     observed = {n.name for n in nodes if n.observed}
-    orphans = sorted(n.name for n in nodes if not n.observed and not (nx.descendants(g, n.name) & observed))
+    orphans = sorted(
+        n.name for n in nodes if not n.observed and not (nx.descendants(g, n.name) & observed)
+    )
     if orphans:
-        raise SpecError(f"latents {orphans} have no observed descendant; nothing could ever reveal them")
+        raise SpecError(
+            f"latents {orphans} have no observed descendant; nothing could ever reveal them"
+        )
 
     order = list(nx.lexicographical_topological_sort(g, key=names.index))
     depth: dict[str, int] = {}
@@ -184,8 +204,14 @@ def _validated(nodes: Iterable[Node]) -> tuple[Node, ...]:
         depth[name] = 1 + max((depth[p] for p in n.parents), default=-1)
         level = n.level if n.level is not None else depth[name]
         resolved[name] = Node(
-            name=n.name, dim=n.dim, parents=tuple(n.parents), observed=n.observed,
-            noise_dim=noise, noise_scale=float(n.noise_scale), level=level, block=n.block,
+            name=n.name,
+            dim=n.dim,
+            parents=tuple(n.parents),
+            observed=n.observed,
+            noise_dim=noise,
+            noise_scale=float(n.noise_scale),
+            level=level,
+            block=n.block,
         )
     if problems:
         raise SpecError(
@@ -193,3 +219,29 @@ def _validated(nodes: Iterable[Node]) -> tuple[Node, ...]:
             "large as its parents plus its noise: " + "; ".join(problems)
         )
     return tuple(resolved[name] for name in order)
+
+
+def _check_blocks(nodes: tuple[Node, ...], image_shape: tuple[int, int, int]) -> None:
+    """In an image model every observed node owns a pixel block of exactly its size."""
+    c, h, w = image_shape
+    for n in nodes:
+        if not n.observed:
+            continue
+        if n.block is None:
+            raise SpecError(
+                f"observed node {n.name} of an image model needs a block (row, col, h, w)"
+            )
+        if len(n.block) != 4 or not all(isinstance(v, int) for v in n.block):
+            raise SpecError(
+                f"observed node {n.name}: block must be four ints (row, col, h, w), got {n.block}"
+            )
+        r, col, bh, bw = n.block
+        if r < 0 or col < 0 or bh < 1 or bw < 1 or r + bh > h or col + bw > w:
+            raise SpecError(
+                f"observed node {n.name}: block {n.block} does not fit in a {h}x{w} image"
+            )
+        if n.dim != c * bh * bw:
+            raise SpecError(
+                f"observed node {n.name} has dim {n.dim} but its {bh}x{bw} block of {c} channels "
+                f"holds {c * bh * bw} values"
+            )

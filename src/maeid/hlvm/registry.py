@@ -1,0 +1,53 @@
+"""Named models and `load_model`, the one door to a model for every other module.
+
+- `qt32`: the reference model of design.md. 32x32x1 images, 4x4 leaf blocks, latent
+  levels of dims 2, 4, 8 (1, 4, 16 nodes), 64 observed leaves of 16 pixels, every
+  mechanism square, noise scales (1, 0.3, 0.3, 0.3).
+- `qt64`: the same hierarchy one level deeper, 64x64x1 (dims 2, 4, 8, 16; leaves 4x4).
+- `qt224`: ImageNet-shaped, 224x224x3 with 8x8 leaves (one ViT-B/8 token each),
+  branching 7, 2, 2 and dims 16, 32, 64 (784 leaves of 192 values). Building it is
+  cheap; mechanisms are only drawn when it first samples.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from maeid.hlvm.model import HierarchicalModel
+from maeid.hlvm.quadtree import quadtree_spec
+from maeid.hlvm.spec import GraphSpec
+from maeid.hlvm.yaml_spec import load_yaml
+
+BUILDERS: dict[str, Callable[[], GraphSpec]] = {
+    "qt32": lambda: quadtree_spec(32, 1, leaf=4, dims=(2, 4, 8), name="qt32"),
+    "qt64": lambda: quadtree_spec(64, 1, leaf=4, dims=(2, 4, 8, 16), name="qt64"),
+    "qt224": lambda: quadtree_spec(
+        224, 3, leaf=8, branching=(7, 2, 2), dims=(16, 32, 64), name="qt224"
+    ),
+}
+
+
+def model_names() -> tuple[str, ...]:
+    return tuple(BUILDERS)
+
+
+def load_spec(name_or_path: str | os.PathLike[str]) -> GraphSpec:
+    """The structure of a named model or of a YAML file."""
+    key = str(name_or_path)
+    if key in BUILDERS:
+        return BUILDERS[key]()
+    if key.endswith((".yaml", ".yml")) or os.sep in key or Path(key).exists():
+        return load_yaml(key)
+    raise ValueError(
+        f"unknown model {key!r}: use one of {', '.join(BUILDERS)} or the path of a YAML file"
+    )
+
+
+def load_model(name_or_path: str | os.PathLike[str], seed: int = 0) -> HierarchicalModel:
+    """A model from a builder name (`qt32`, `qt64`, `qt224`) or a YAML path."""
+    spec = load_spec(name_or_path)
+    key = str(name_or_path)
+    builder = {"name": key} if key in BUILDERS else {"yaml": key}
+    return HierarchicalModel(spec, seed=seed, builder=builder)
