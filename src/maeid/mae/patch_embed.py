@@ -1,0 +1,21 @@
+"""Image -> sequence of patch tokens: a strided convolution, one token per patch."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class PatchEmbed(nn.Module):
+    """(N, C, H, W) -> (N, L, dim), tokens in raster order over the (H/p, W/p) grid."""
+
+    def __init__(self, img_size: tuple[int, int], patch_size: int, in_chans: int, dim: int):
+        super().__init__()
+        self.img_size = img_size
+        self.patch_size = patch_size
+        self.grid_size = (img_size[0] // patch_size, img_size[1] // patch_size)
+        self.num_patches = self.grid_size[0] * self.grid_size[1]
+        self.proj = nn.Conv2d(in_chans, dim, kernel_size=patch_size, stride=patch_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x).flatten(2).transpose(1, 2)
