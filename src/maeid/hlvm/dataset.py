@@ -55,6 +55,7 @@ def save_dataset(path: str | os.PathLike[str], model: HierarchicalModel, sample:
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a dataset is not
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -95,3 +96,9 @@ def load_dataset(path: str | os.PathLike[str]) -> tuple[HierarchicalModel, Sampl
         latents={k: latents[k] for k in spec.latents},
         noises=group("noise:"),
     )
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
