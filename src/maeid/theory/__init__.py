@@ -1,0 +1,66 @@
+"""The identification theory: which latents a mask makes the MAE recover.
+
+masking         THE mask sampler (exact count, argsort of uniform noise), shared with the MAE
+identification  S(m), c(m), d_c and the private parts of one mask (the reconstruction of
+                Algorithm 1 in paper.md)
+batch           the same for many masks at once, as matrix products
+token_masks     ViT token masks of image models -> observed nodes (split leaves on both sides)
+profile         Monte Carlo profiles over masking ratio x masking unit
+plot            heatmaps of a profile (imported on demand: it pulls in matplotlib)
+
+>>> from maeid.hlvm import load_model
+>>> spec = load_model("qt32").spec
+>>> sorted(identified_latents(spec, [f"x_{r}_{c}" for r in range(4) for c in range(8)]))
+['z0']
+"""
+
+from maeid.theory.batch import BatchIdentification, GraphMatrices
+from maeid.theory.identification import (
+    Identification,
+    code_dim,
+    identified_latents,
+    identify,
+    masked_private_latents,
+    shared_latents,
+    visible_private_latents,
+)
+from maeid.theory.masking import MaskBatch, MaskLayout, masks_from_noise, sample_masks, sample_noise
+from maeid.theory.profile import ProfileCell, TheoryProfile, cell_masks, layout_for, theory_profile
+from maeid.theory.token_masks import (
+    default_patch_size,
+    identify_token_mask,
+    masked_nodes,
+    observed_sides,
+    token_grid,
+    token_incidence,
+    visible_nodes,
+)
+
+__all__ = [
+    "BatchIdentification",
+    "GraphMatrices",
+    "Identification",
+    "MaskBatch",
+    "MaskLayout",
+    "ProfileCell",
+    "TheoryProfile",
+    "cell_masks",
+    "code_dim",
+    "default_patch_size",
+    "identified_latents",
+    "identify",
+    "identify_token_mask",
+    "layout_for",
+    "masked_nodes",
+    "masked_private_latents",
+    "masks_from_noise",
+    "observed_sides",
+    "sample_masks",
+    "sample_noise",
+    "shared_latents",
+    "theory_profile",
+    "token_grid",
+    "token_incidence",
+    "visible_nodes",
+    "visible_private_latents",
+]

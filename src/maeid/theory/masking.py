@@ -88,8 +88,12 @@ def check_ratio(ratio: float) -> None:
         raise ValueError(f"masking ratio {ratio} is outside (0, 1); use e.g. 0.75")
 
 
-def sample_noise(batch: int, layout: MaskLayout, generator: torch.Generator | None = None,
-                 device: torch.device | str | None = None) -> torch.Tensor:
+def sample_noise(
+    batch: int,
+    layout: MaskLayout,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
     """Uniform noise of shape (batch, num_units), the input of `masks_from_noise`."""
     return torch.rand(batch, layout.num_units, generator=generator, device=device)
 
@@ -112,11 +116,17 @@ def masks_from_noise(noise: torch.Tensor, layout: MaskLayout, ratio: float) -> M
     mask = torch.ones(n, layout.num_tokens, device=noise.device)
     mask[:, :num_visible] = 0
     mask = torch.gather(mask, 1, ids_restore)
-    return MaskBatch(mask=mask, ids_shuffle=ids_shuffle, ids_restore=ids_restore, num_visible=num_visible)
+    return MaskBatch(
+        mask=mask, ids_shuffle=ids_shuffle, ids_restore=ids_restore, num_visible=num_visible
+    )
 
 
-def sample_masks(batch: int, layout: MaskLayout, ratio: float,
-                 generator: torch.Generator | None = None,
-                 device: torch.device | str | None = None) -> MaskBatch:
+def sample_masks(
+    batch: int,
+    layout: MaskLayout,
+    ratio: float,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> MaskBatch:
     """Draw `batch` masks at `ratio` from `generator` (seeded for reproducibility)."""
     return masks_from_noise(sample_noise(batch, layout, generator, device), layout, ratio)

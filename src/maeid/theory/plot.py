@@ -1,0 +1,94 @@
+"""Heatmaps of a theory profile: which levels c(m) holds, over ratio x masking unit."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from maeid.theory.profile import TheoryProfile  # noqa: E402
+
+
+def plot_level_composition(profile: TheoryProfile, path: str | os.PathLike) -> None:
+    """One panel per latent level: the mean share of c(m)'s members at that level, for
+    every (ratio, unit); a last panel shows mean d_c. Invalid cells are grey and
+    marked n/a. Written atomically as PNG."""
+    ratios, units, levels = profile.ratios, profile.units, profile.levels
+    share = np.full((len(levels), len(ratios), len(units)), np.nan)
+    code = np.full((len(ratios), len(units)), np.nan)
+    for i, r in enumerate(ratios):
+        for j, u in enumerate(units):
+            cell = profile.cell(r, u)
+            if cell.valid:
+                share[:, i, j] = cell.c_level_share
+                code[i, j] = cell.code_dim["mean"]
+
+    panels = len(levels) + 1
+    fig, axes = plt.subplots(
+        1,
+        panels,
+        figsize=(2.0 + 1.0 * len(units) * panels, 1.2 + 0.55 * len(ratios)),
+        squeeze=False,
+        constrained_layout=True,
+    )
+    cmap = plt.get_cmap("viridis").copy()
+    cmap.set_bad("0.85")
+    unit_name = "unit (px)" if profile.patch_size else "unit (nodes)"
+    for k, ax in enumerate(axes[0]):
+        last = k == len(levels)
+        data = code if last else share[k]
+        vmax = np.nanmax(code) if last and np.isfinite(code).any() else 1.0
+        im = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=0, vmax=vmax, aspect="auto")
+        ax.set_title("mean $d_c$" if last else f"share of c at level {levels[k]}", fontsize=10)
+        ax.set_xticks(range(len(units)), [str(u) for u in units])
+        ax.set_yticks(range(len(ratios)), [f"{r:g}" for r in ratios])
+        ax.set_xlabel(unit_name)
+        if k == 0:
+            ax.set_ylabel("masking ratio")
+        for i in range(len(ratios)):
+            for j in range(len(units)):
+                v = data[i, j]
+                text = "n/a" if not np.isfinite(v) else (f"{v:.0f}" if last else f"{v:.2f}")
+                dark = np.isfinite(v) and v / vmax < 0.6
+                ax.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if dark else "black",
+                )
+        if last:
+            fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.colorbar(
+        axes[0][len(levels) - 1].images[0],
+        ax=axes[0][: len(levels)],
+        shrink=0.8,
+        label="share of c(m)",
+    )
+    patch = f", patch {profile.patch_size} px" if profile.patch_size else ""
+    fig.suptitle(
+        f"{profile.model}: level composition of c(m) over {profile.num_masks} masks per cell"
+        f"{patch}",
+        fontsize=11,
+    )
+    _save(fig, os.fspath(path))
+
+
+def _save(fig: plt.Figure, path: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120, format="png")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    finally:
+        plt.close(fig)
