@@ -319,7 +319,9 @@ class ResultsDB:
     ) -> Claim | None:
         now = time.time()
         for row in rows:
-            if row["status"] == "running" and not self._abandoned(row, now):
+            if row["status"] == "running" and not self._abandoned(
+                row["heartbeat_at"], row["claimed_by"], now
+            ):
                 continue
             token = uuid.uuid4().hex
             conn.execute(
@@ -341,9 +343,15 @@ class ResultsDB:
             )
         return cur.rowcount == 1
 
-    def _abandoned(self, row: sqlite3.Row, now: float) -> bool:
-        silent = row["heartbeat_at"] is None or now - row["heartbeat_at"] > self.stale_after_s
-        return silent or owner_is_dead(row["claimed_by"])
+    def is_abandoned(self, run: RunRecord) -> bool:
+        """True for a `running` run whose owner is dead or silent (free to claim)."""
+        return run.status == "running" and self._abandoned(
+            run.heartbeat_at, run.claimed_by, time.time()
+        )
+
+    def _abandoned(self, heartbeat_at: float | None, claimed_by: str | None, now: float) -> bool:
+        silent = heartbeat_at is None or now - heartbeat_at > self.stale_after_s
+        return silent or owner_is_dead(claimed_by)
 
     def heartbeat(self, claim: Claim) -> bool:
         """Refresh the claim's heartbeat; False if the claim was lost to another worker."""

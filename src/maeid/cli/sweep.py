@@ -1,0 +1,120 @@
+"""`maeid sweep`: run a grid of pre-train + evaluate points into a results database."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from maeid.experiments.results_db import ResultsDB
+from maeid.experiments.runner import default_out_dir, harvest, run_sweep
+from maeid.experiments.runner import register as register_points
+from maeid.experiments.slurm import SlurmOptions, describe_jobs, pending_runs, submit
+from maeid.experiments.sweep_spec import SweepSpec
+
+DESCRIPTION = """\
+Run every point of a sweep (a grid over masking ratio x masking unit x seed, or any config
+key): pre-train an MAE, evaluate it, and store config, status, timings, metrics and
+artefact paths in a SQLite results database (one row per run, keyed by config hash).
+
+Idempotent: rerunning the same command skips finished runs, resumes interrupted ones
+from their last checkpoint, and is safe to start twice on the same database. See
+configs/sweeps/ for examples; `maeid report DB` turns the database into a report.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "sweep",
+        help="run a grid of MAE trainings + evaluations into a results database",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("spec", type=Path, help="sweep YAML (e.g. configs/sweeps/demo.yaml)")
+    p.add_argument("--db", type=Path, required=True, help="results database (SQLite file)")
+    p.add_argument(
+        "--out", type=Path, help="folder for the run folders (default: the spec's `out`, "
+        "else DB_DIR/SWEEP_NAME)"
+    )  # fmt: skip
+    p.add_argument(
+        "--workers", type=int, default=1, help="local processes running points in parallel "
+        "(they share the CPU cores; default 1)"
+    )  # fmt: skip
+    p.add_argument("--launcher", choices=("local", "slurm"), default="local")
+    p.add_argument(
+        "--dry-run", action="store_true", help="list what would run (for slurm: the job array "
+        "and its resources) and change nothing"
+    )  # fmt: skip
+    p.add_argument("--retry-failed", action="store_true", help="run failed points again")
+    g = p.add_argument_group("slurm launcher (submitit)")
+    g.add_argument("--partition", help="SLURM partition")
+    g.add_argument("--account", help="SLURM account")
+    g.add_argument("--time-min", type=int, default=120, help="time limit per run (minutes)")
+    g.add_argument("--gpus-per-node", type=int, default=1)
+    g.add_argument("--cpus-per-task", type=int, default=8)
+    g.add_argument("--mem-gb", type=int, default=32)
+    g.add_argument("--parallel", type=int, default=64, help="array tasks running at once")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = SweepSpec.from_yaml(args.spec)
+    out_dir = args.out or default_out_dir(spec, args.db)
+    if args.launcher == "slurm":
+        return _slurm(args, spec, out_dir)
+    if args.dry_run:
+        return _local_dry_run(args, spec, out_dir)
+    summary = run_sweep(
+        spec, args.db, out_dir=out_dir, workers=args.workers, retry_failed=args.retry_failed
+    )
+    _print_summary(spec, args.db, summary.counts, out_dir)
+    return 0 if summary.counts["failed"] == 0 else 1
+
+
+def _slurm(args: argparse.Namespace, spec: SweepSpec, out_dir: Path) -> int:
+    options = SlurmOptions(
+        partition=args.partition,
+        account=args.account,
+        time_min=args.time_min,
+        gpus_per_node=args.gpus_per_node,
+        cpus_per_task=args.cpus_per_task,
+        mem_gb=args.mem_gb,
+        array_parallelism=args.parallel,
+    )
+    if args.dry_run:
+        with ResultsDB(args.db) as db:
+            print(describe_jobs(spec, pending_runs(spec, db, out_dir), options))
+        return 0
+    with ResultsDB(args.db) as db:
+        if args.retry_failed:
+            db.retry_failed(spec.name)
+    submit(spec, args.db, out_dir, options)
+    with ResultsDB(args.db) as db:
+        counts = db.counts(spec.name)
+    _print_summary(spec, args.db, counts, out_dir)
+    return 0 if counts["failed"] == 0 else 1
+
+
+def _local_dry_run(args: argparse.Namespace, spec: SweepSpec, out_dir: Path) -> int:
+    with ResultsDB(args.db) as db:
+        register_points(spec, db, out_dir)
+        harvest(db, spec.name)
+        runs = db.runs(spec.name)
+    print(f"# sweep {spec.name}: {len(runs)} point(s), run function {spec.run}")
+    for run in runs:
+        axes = " ".join(f"{k}={v}" for k, v in run.params.items())
+        todo = "skip" if run.status == "done" else "run"
+        print(f"{todo:4s} run {run.id} [{run.status}] {axes} -> {run.run_dir}")
+    return 0
+
+
+def _print_summary(spec: SweepSpec, db_path: Path, counts: dict[str, int], out_dir: Path) -> None:
+    parts = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    print(f"sweep {spec.name}: {parts}; runs in {out_dir}; results in {db_path}", file=sys.stderr)
+    if counts["running"]:
+        print(
+            f"  {counts['running']} run(s) are held by another live sweep process; rerun this "
+            "command once it ends (or after it dies) to finish them",
+            file=sys.stderr,
+        )
+    print(f"  next: maeid report {db_path}", file=sys.stderr)

@@ -1,0 +1,86 @@
+"""`maeid sweep` from the command line: local runs, dry runs, and the SLURM dry run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import yaml
+
+from maeid.cli import main
+from maeid.experiments.results_db import ResultsDB
+
+STUB = """
+from maeid.experiments.runner import RunOutcome
+
+def quick_run(ctx):
+    return RunOutcome({"score": ctx.config["train"]["mask"]["ratio"]}, {})
+"""
+
+
+def make_spec(tmp_path, monkeypatch):
+    (tmp_path / "cli_stub.py").write_text(STUB)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = {
+        "name": "grid",
+        "config": {"run": {"steps": 2}},
+        "grid": {"mask_ratio": [0.5, 0.75], "mask_unit": [4, 8], "seed": [0]},
+        "run": "cli_stub:quick_run",
+    }
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_sweep_command_runs_then_skips(tmp_path, monkeypatch, capsys):
+    spec = make_spec(tmp_path, monkeypatch)
+    db = tmp_path / "r.db"
+    assert main(["sweep", str(spec), "--db", str(db)]) == 0
+    with ResultsDB(db) as results:
+        runs = results.runs("grid")
+    assert len(runs) == 4 and {r.status for r in runs} == {"done"}
+    assert all(str(tmp_path / "grid") in r.run_dir for r in runs)  # DB_DIR/SWEEP_NAME
+    capsys.readouterr()
+    assert main(["sweep", str(spec), "--db", str(db), "--dry-run"]) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if not ln.startswith("#")]
+    assert len(lines) == 4 and all(ln.startswith("skip") for ln in lines)
+
+
+def test_slurm_dry_run_lists_the_job_array_without_submitit(tmp_path, monkeypatch):
+    spec = make_spec(tmp_path, monkeypatch)
+    db = tmp_path / "r.db"
+    code = (
+        "import sys; from maeid.cli import main\n"
+        f"rc = main(['sweep', {str(spec)!r}, '--db', {str(db)!r}, '--launcher', 'slurm',"
+        " '--dry-run', '--partition', 'gpu', '--gpus-per-node', '4', '--time-min', '90'])\n"
+        "assert 'submitit' not in sys.modules, 'dry run imported submitit'\n"
+        "sys.exit(rc)\n"
+    )
+    env = {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    assert "4 run(s) to submit as one SLURM job array" in out
+    assert "slurm_partition = gpu" in out and "gpus_per_node = 4" in out
+    assert "timeout_min = 90" in out and "function = cli_stub:quick_run" in out
+    tasks = [ln for ln in out.splitlines() if ln.startswith("task ")]
+    assert len(tasks) == 4
+    assert "mask_ratio=0.75 mask_unit=8 seed=0" in tasks[3]
+    with ResultsDB(db) as results:  # a dry run claims nothing
+        assert results.counts("grid")["pending"] == 4
+
+
+def test_slurm_dry_run_leaves_out_finished_runs(tmp_path, monkeypatch, capsys):
+    spec = make_spec(tmp_path, monkeypatch)
+    db = tmp_path / "r.db"
+    main(["sweep", str(spec), "--db", str(db)])
+    capsys.readouterr()
+    assert main(["sweep", str(spec), "--db", str(db), "--launcher", "slurm", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "0 run(s) to submit" in out
+    assert not [ln for ln in out.splitlines() if ln.startswith("task ")]
+
+
+def test_a_missing_spec_is_one_clear_line(tmp_path, capsys):
+    assert main(["sweep", str(tmp_path / "nope.yaml"), "--db", str(tmp_path / "r.db")]) == 2
+    assert "nope.yaml not found" in capsys.readouterr().err
