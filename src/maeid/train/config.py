@@ -58,6 +58,7 @@ class ModelConfig:
     decoder_num_heads: int | None = None
     mlp_ratio: float | None = None
     norm_pix_loss: bool | None = None
+    boundary_exclude: int | None = None  # drop masked pixels this close to a visible patch
 
 
 @dataclass

@@ -1,0 +1,292 @@
+"""Pre-train a masked autoencoder: the whole loop, readable in one sitting.
+
+One process (CPU or one GPU):
+
+    maeid train --config configs/qt32.yaml --out runs/qt32
+    maeid train --config configs/qt32.yaml --out runs/qt32 --resume     # continue it
+
+Several GPUs (or CPU processes, with gloo), one process each:
+
+    torchrun --nproc_per_node=4 -m maeid train --config configs/qt32.yaml --out runs/qt32
+
+`optim.batch_size` is the global batch per optimiser step, split over the processes and
+`optim.accum_steps` micro-batches, so a config trains the same model on 1 or K devices.
+Each step draws one (global batch, mask units) noise tensor from a generator seeded
+identically on every rank; a rank takes the rows of its own samples. Data order, masks,
+augmentation and weights are all functions of `run.seed`, so a resumed run continues
+bit for bit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from maeid.data import EpochBatches
+from maeid.mae import MaskedAutoencoder, build_mae
+from maeid.theory.masking import sample_noise
+from maeid.train.checkpoint import FORMAT, read_checkpoint, restore_rng, rng_state, save_atomic
+from maeid.train.config import TrainConfig, differences, from_dict, to_dict, to_yaml
+from maeid.train.datasets import build_dataset
+from maeid.train.distributed import setup_distributed
+from maeid.train.optim import build_optimizer
+from maeid.train.schedule import build_scheduler, scaled_lr
+
+# Keys that may change between a run and its resumption: they do not touch the numbers.
+RESUMABLE_KEYS = frozenset(
+    {"run.log_every", "run.ckpt_every", "run.recon_every", "run.recon_images", "run.progress",
+     "run.device", "data.num_workers", "data.on_device", "data.data_dir"}
+)  # fmt: skip
+MODEL_OVERRIDES = ("patch_size", "embed_dim", "depth", "num_heads", "decoder_embed_dim",
+                   "decoder_depth", "decoder_num_heads", "mlp_ratio", "norm_pix_loss",
+                   "boundary_exclude")  # fmt: skip
+MASK_SEED_OFFSET = 0x5EED  # the mask stream is separate from the weight-init stream
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; the run stopped before the update."""
+
+
+@dataclass
+class TrainResult:
+    model: nn.Module  # the trained model (unwrapped), on the training device
+    step: int  # optimiser steps done
+    first_loss: float | None  # loss of the first step of this invocation
+    last_loss: float | None
+    out_dir: Path
+
+
+def build_model(cfg: TrainConfig, image_shape: tuple[int, int, int]) -> MaskedAutoencoder:
+    """The preset, sized to the data, with the config's overrides and masking unit."""
+    c, h, w = image_shape
+    args = {k: v for k in MODEL_OVERRIDES if (v := getattr(cfg.model, k, None)) is not None}
+    return build_mae(
+        cfg.model.preset,
+        img_size=h if h == w else (h, w),
+        in_chans=c,
+        mask_unit=cfg.mask.unit,
+        **args,
+    )
+
+
+def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA (unless fp32 is asked for); full fp32 on CPU."""
+    if device.type != "cuda":
+        if precision == "bf16":
+            raise ValueError("run.precision=bf16 needs a CUDA device; use auto or fp32 on CPU")
+        return contextlib.nullcontext()
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast("cuda", dtype=torch.bfloat16)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def train(
+    config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_after: int | None = None
+) -> TrainResult:
+    """Train per `config`, writing the run to `out_dir`; return the model and losses.
+
+    `resume` continues the run in `out_dir` from `checkpoints/last.pt` (its config must
+    match, bar logging keys). `stop_after` ends this invocation after that many steps in
+    all, with a checkpoint, as a pre-emption would; `resume` then picks it up.
+    """
+    cfg = from_dict(to_dict(config)).validate()  # a private, checked copy
+    out_dir = Path(out_dir)
+    ckpt_path = out_dir / "checkpoints" / "last.pt"
+    if resume and not ckpt_path.is_file():
+        raise FileNotFoundError(f"cannot resume: {ckpt_path} does not exist; drop --resume")
+    if not resume and ckpt_path.is_file():
+        raise ValueError(
+            f"{out_dir} already holds a run ({ckpt_path}); pass --resume to continue it "
+            "or choose another --out"
+        )
+
+    dist = setup_distributed(cfg.run.device)
+    monitor = None
+    try:
+        device, world, rank = dist.device, dist.world_size, dist.rank
+        batch, accum = cfg.optim.batch_size, cfg.optim.accum_steps
+        if batch % (world * accum):
+            raise ValueError(
+                f"optim.batch_size={batch} is not divisible by processes x accum_steps = "
+                f"{world} x {accum}; pick a multiple of {world * accum}"
+            )
+        micro = batch // (world * accum)
+
+        _seed_everything(cfg.run.seed)
+        training = build_dataset(cfg.data, device, "train", cfg.run.seed)
+        cfg.data.mean, cfg.data.std = training.mean, training.std  # resolved, saved below
+        torch.manual_seed(cfg.run.seed)  # weights do not depend on how the data was made
+        model = build_model(cfg, training.image_shape).to(device)
+        peak_lr = cfg.optim.lr if cfg.optim.lr is not None else scaled_lr(cfg.optim.base_lr, batch)
+        optimizer = build_optimizer(model, peak_lr, cfg.optim.weight_decay, cfg.optim.betas)
+        scheduler = build_scheduler(
+            optimizer, peak_lr, cfg.run.steps, cfg.optim.warmup_steps, cfg.optim.min_lr
+        )
+        scaler = torch.amp.GradScaler(device.type, enabled=False)  # bf16 needs no scaling
+        mask_gen = torch.Generator().manual_seed(cfg.run.seed + MASK_SEED_OFFSET)
+        stream = EpochBatches(
+            training.data, batch // world, cfg.run.seed, rank, world, cfg.data.num_workers, device
+        )
+
+        step = 0
+        if resume:
+            ckpt = read_checkpoint(ckpt_path, map_location=device)
+            saved = from_dict(ckpt["config"])
+            diffs = differences(saved, cfg, ignore=RESUMABLE_KEYS)
+            if diffs:
+                listed = "; ".join(f"{k}: {a!r} in the checkpoint, {b!r} now" for k, a, b in diffs)
+                raise ValueError(f"cannot resume {ckpt_path} under a different config: {listed}")
+            model.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            scheduler.load_state_dict(ckpt["scheduler"])
+            scaler.load_state_dict(ckpt["scaler"])
+            restore_rng(ckpt["rng"], mask_gen)
+            step = int(ckpt["step"])
+        if dist.is_main:
+            (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+            _write_text_atomic(out_dir / "config.yaml", to_yaml(cfg))
+            from maeid.train.monitor import Monitor
+
+            monitor = Monitor(out_dir, cfg.run.steps, step, batch, cfg.run.progress)
+
+        net = DistributedDataParallel(model) if dist.enabled else model
+        recon_batch = _fixed_batch(cfg, training, model, device) if dist.is_main else None
+        autocast = autocast_for(device, cfg.run.precision)
+        last_step = cfg.run.steps if stop_after is None else min(stop_after, cfg.run.steps)
+        first_loss = last_loss = None
+
+        def checkpoint(epoch: int) -> None:
+            if dist.is_main:
+                save_atomic(
+                    {
+                        "format": FORMAT,
+                        "step": step,
+                        "epoch": epoch,
+                        "model": model.state_dict(),
+                        "model_args": {"preset": cfg.model.preset, **model.config},
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "scaler": scaler.state_dict(),
+                        "rng": rng_state(mask_gen),
+                        "data_order": {
+                            "seed": cfg.run.seed,
+                            "epoch": epoch,
+                            "batches_per_epoch": stream.steps_per_epoch,
+                        },
+                        "config": to_dict(cfg),
+                    },  # fmt: skip
+                    ckpt_path,
+                )
+            dist.barrier()
+
+        model.train()
+        for epoch, images in _batches_from(stream, step) if step < last_step else ():
+            noise = sample_noise(batch, model.layout, mask_gen)[rank::world].to(device)
+            loss_sum = torch.zeros((), device=device)
+            for a in range(accum):
+                part = slice(a * micro, (a + 1) * micro)
+                # Only the last micro-batch all-reduces gradients.
+                sync = a == accum - 1 or not dist.enabled
+                with contextlib.nullcontext() if sync else net.no_sync():
+                    with autocast:
+                        loss, _, _ = net(images[part], cfg.mask.ratio, noise=noise[part])
+                    (loss / accum).backward()
+                loss_sum += loss.detach().float()
+            loss_value = float(dist.mean(loss_sum / accum))
+            if not math.isfinite(loss_value):
+                raise NonFiniteLossError(
+                    f"loss is {loss_value} at step {step + 1}; stopped before the update. "
+                    f"The last good checkpoint ({ckpt_path}) is untouched. Lower "
+                    "optim.base_lr, add warm-up or set optim.clip_grad"
+                )
+            if cfg.optim.clip_grad is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.clip_grad)
+            lr = optimizer.param_groups[0]["lr"]
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            first_loss = loss_value if first_loss is None else first_loss
+            last_loss = loss_value
+
+            if monitor is not None:
+                log = step % cfg.run.log_every == 0 or step == last_step or step == 1
+                monitor.step(step, epoch, loss_value, lr, log)
+                if cfg.run.recon_every and (step % cfg.run.recon_every == 0 or step == last_step):
+                    _save_recon(cfg, model, recon_batch, out_dir, step, monitor)
+            if step >= last_step:
+                break
+            if step % cfg.run.ckpt_every == 0:
+                checkpoint(epoch)
+        checkpoint(step // stream.steps_per_epoch)
+        return TrainResult(model, step, first_loss, last_loss, out_dir)
+    finally:
+        if monitor is not None:
+            monitor.close()
+        dist.close()
+
+
+def _batches_from(stream: EpochBatches, step: int):
+    """(epoch, per-rank batch) from global step `step` on, epoch after epoch."""
+    epoch, start = divmod(step, stream.steps_per_epoch)
+    while True:
+        for images in stream.epoch(epoch, start):
+            yield epoch, images
+        epoch, start = epoch + 1, 0
+
+
+def _fixed_batch(
+    cfg: TrainConfig, training, model: MaskedAutoencoder, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The first images of the data set and fixed masks, shown at every reconstruction."""
+    if not cfg.run.recon_every:
+        return None
+    k = min(cfg.run.recon_images, len(training.data))
+    data = training.data
+    if hasattr(data, "batch"):
+        images = data.batch(torch.arange(k, device=data.device)).to(device)
+    else:
+        evaluation = copy.copy(data)
+        evaluation.train = False  # centre crops: the same pixels every time
+        images = torch.stack([evaluation[i][0] for i in range(k)]).to(device)
+    noise = sample_noise(k, model.layout, torch.Generator().manual_seed(cfg.run.seed + 1))
+    return images, noise.to(device)
+
+
+def _save_recon(cfg, model, recon_batch, out_dir: Path, step: int, monitor) -> None:
+    from maeid.train.recon import reconstruct, save_reconstruction_grid
+
+    images, noise = recon_batch
+    with autocast_for(images.device, cfg.run.precision):
+        panels = reconstruct(model, images, noise, cfg.mask.ratio)
+    fig = save_reconstruction_grid(
+        panels,
+        out_dir / "recon" / f"step_{step:07d}.png",
+        cfg.data.mean,
+        cfg.data.std,
+        f"step {step}, mask ratio {cfg.mask.ratio}, unit {model.mask_unit}px",
+        model.norm_pix_loss,
+    )
+    monitor.figure("reconstructions", fig, step)

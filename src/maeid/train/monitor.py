@@ -1,0 +1,87 @@
+"""What a run reports while it trains: a progress bar, metrics.jsonl, TensorBoard events.
+
+Only rank 0 builds a `Monitor`. On resume, metrics logged after the checkpoint being
+resumed are dropped (from metrics.jsonl and from TensorBoard, via `purge_step`), so that
+the logs read as one uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+
+def truncate_metrics(path: Path, last_step: int) -> None:
+    """Keep only the entries of metrics.jsonl up to `last_step` (rewritten atomically)."""
+    if not path.is_file():
+        return
+    keep = [line for line in path.read_text().splitlines() if line.strip()]
+    keep = [line for line in keep if json.loads(line).get("step", 0) <= last_step]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(line + "\n" for line in keep))
+    os.replace(tmp, path)
+
+
+class Monitor:
+    def __init__(
+        self, out_dir: Path, total_steps: int, start_step: int, images_per_step: int, progress: bool
+    ) -> None:
+        from torch.utils.tensorboard import SummaryWriter  # slow import: only on rank 0
+
+        self.metrics_path = out_dir / "metrics.jsonl"
+        truncate_metrics(self.metrics_path, start_step)
+        self.metrics = self.metrics_path.open("a")
+        self.writer = SummaryWriter(str(out_dir), purge_step=start_step + 1 if start_step else None)
+        self.bar = tqdm(
+            total=total_steps,
+            initial=start_step,
+            desc="train",
+            unit="step",
+            file=sys.stderr,
+            dynamic_ncols=True,
+            disable=not progress,
+        )
+        self.images_per_step = images_per_step
+        self.start = self.window_start = time.perf_counter()
+        self.window_steps = 0
+        self.window_loss = 0.0
+
+    def step(self, step: int, epoch: int, loss: float, lr: float, log: bool) -> dict[str, Any]:
+        """Record the step just finished; write a metrics entry if `log`."""
+        self.window_steps += 1
+        self.window_loss += loss
+        now = time.perf_counter()
+        rate = self.window_steps * self.images_per_step / max(now - self.window_start, 1e-9)
+        self.bar.update(1)
+        self.bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", img_s=f"{rate:.0f}", refresh=False)
+        if not log:
+            return {}
+        entry = {
+            "step": step,
+            "epoch": epoch,
+            "loss": loss,
+            "loss_avg": self.window_loss / self.window_steps,
+            "lr": lr,
+            "img_per_s": rate,
+            "elapsed_s": now - self.start,
+        }
+        self.metrics.write(json.dumps(entry) + "\n")
+        self.metrics.flush()
+        for key in ("loss", "loss_avg", "lr", "img_per_s"):
+            self.writer.add_scalar(f"train/{key}", entry[key], step)
+        self.window_start, self.window_steps, self.window_loss = now, 0, 0.0
+        return entry
+
+    def figure(self, tag: str, fig: Any, step: int) -> None:
+        self.writer.add_figure(tag, fig, step, close=True)
+
+    def close(self) -> None:
+        self.bar.close()
+        self.metrics.close()
+        self.writer.close()
