@@ -29,13 +29,30 @@ def test_schema_has_the_promised_tables_and_columns(tmp_path):
     conn = sqlite3.connect(tmp_path / "r.db")
     columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
     assert {
-        "id", "config_hash", "config", "status", "metrics", "artefacts", "claimed_by",
-        "heartbeat_at", "created_at", "started_at", "finished_at", "duration_s",
-        "mask_ratio", "mask_unit", "seed", "run_dir", "attempts", "error",
-    } <= columns  # fmt: skip
+        "id",
+        "config_hash",
+        "config",
+        "status",
+        "metrics",
+        "artefacts",
+        "claimed_by",
+        "heartbeat_at",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "duration_s",
+        "mask_ratio",
+        "mask_unit",
+        "seed",
+        "run_dir",
+        "attempts",
+        "error",
+    } <= columns
     assert {row[1] for row in conn.execute("PRAGMA table_info(metrics)")} == {
-        "run_id", "name", "value",
-    }  # fmt: skip
+        "run_id",
+        "name",
+        "value",
+    }
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with pytest.raises(sqlite3.IntegrityError):  # status is constrained
         conn.execute(
@@ -95,8 +112,12 @@ def test_a_lost_claim_cannot_overwrite_its_successor(tmp_path):
 
 
 def test_a_run_owned_by_a_dead_process_is_claimed_again(tmp_path):
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     with ResultsDB(tmp_path / "r.db", stale_after_s=3600) as db:
         add(db, 1)
         first = db.claim_next("s", owner=f"{socket.gethostname()}:{dead}")

@@ -33,18 +33,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("spec", type=Path, help="sweep YAML (e.g. configs/sweeps/demo.yaml)")
     p.add_argument("--db", type=Path, required=True, help="results database (SQLite file)")
     p.add_argument(
-        "--out", type=Path, help="folder for the run folders (default: the spec's `out`, "
-        "else DB_DIR/SWEEP_NAME)"
-    )  # fmt: skip
+        "--out",
+        type=Path,
+        help="folder for the run folders (default: the spec's `out`, else DB_DIR/SWEEP_NAME)",
+    )
     p.add_argument(
-        "--workers", type=int, default=1, help="local processes running points in parallel "
-        "(they share the CPU cores; default 1)"
-    )  # fmt: skip
+        "--workers",
+        type=int,
+        default=1,
+        help="local processes running points in parallel (they share the CPU cores; default 1)",
+    )
     p.add_argument("--launcher", choices=("local", "slurm"), default="local")
     p.add_argument(
-        "--dry-run", action="store_true", help="list what would run (for slurm: the job array "
-        "and its resources) and change nothing"
-    )  # fmt: skip
+        "--dry-run",
+        action="store_true",
+        help="list what would run (for slurm: the job array and its resources) and change nothing",
+    )
     p.add_argument("--retry-failed", action="store_true", help="run failed points again")
     g = p.add_argument_group("slurm launcher (submitit)")
     g.add_argument("--partition", help="SLURM partition")

@@ -1,0 +1,211 @@
+"""The report's figures: small functions from tidy rows to one PNG each.
+
+Rows are the dicts `ResultsDB.metric_table` returns: the sweep axes (`mask_ratio`,
+`mask_unit`, `seed`) beside dotted metric names. Seeds are averaged per grid cell.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import matplotlib.ticker
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from maeid.experiments import paper_results  # noqa: E402
+
+Row = dict[str, Any]
+
+OURS_COLOURS = {"linear": "#1f77b4", "knn": "#2ca02c", "robust": "#d62728"}
+PAPER_STYLE = dict(color="0.35", linestyle="--", marker="s", markersize=4)
+
+
+def cell_means(rows: Iterable[Row], metric: str, x: str, y: str | None = None) -> dict:
+    """{(x, y) or x: mean of `metric` over the rows (seeds) of that cell}."""
+    groups: dict[Any, list[float]] = defaultdict(list)
+    for row in rows:
+        value = row.get(metric)
+        if value is None or row.get(x) is None or (y is not None and row.get(y) is None):
+            continue
+        key = (row[x], row[y]) if y is not None else row[x]
+        groups[key].append(float(value))
+    return {key: float(np.mean(vals)) for key, vals in groups.items()}
+
+
+def r2_heatmaps(
+    rows: Sequence[Row], levels: Sequence[str], sources: Sequence[tuple[str, str]], path: Path
+) -> Path:
+    """R² per latent level over ratio (x) x unit (y): one row of panels per level, one
+    column per source (`(metric prefix, title)`, e.g. predicted vs measured)."""
+    ratios = sorted({r["mask_ratio"] for r in rows if r.get("mask_ratio") is not None})
+    units = sorted({r["mask_unit"] for r in rows if r.get("mask_unit") is not None})
+    fig, axes = plt.subplots(
+        len(levels),
+        len(sources),
+        figsize=(
+            1.0 + 0.75 * len(ratios) * len(sources) + 0.9,
+            0.6 + 0.62 * len(units) * len(levels) + 0.6,
+        ),
+        squeeze=False,
+        constrained_layout=True,
+    )
+    image = None
+    for i, level in enumerate(levels):
+        for j, (prefix, title) in enumerate(sources):
+            ax = axes[i][j]
+            means = cell_means(rows, f"{prefix}.{level}", "mask_ratio", "mask_unit")
+            grid = np.full((len(units), len(ratios)), np.nan)
+            for (ratio, unit), value in means.items():
+                grid[units.index(unit), ratios.index(ratio)] = value
+            image = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", origin="lower", aspect="auto")
+            for (yi, xi), value in np.ndenumerate(grid):
+                if not math.isnan(value):
+                    colour = "black" if value > 0.6 else "white"
+                    ax.text(
+                        xi, yi, f"{value:.2f}", ha="center", va="center", color=colour, fontsize=8
+                    )
+            ax.set_xticks(range(len(ratios)), [f"{r:g}" for r in ratios], fontsize=8)
+            ax.set_yticks(range(len(units)), [str(u) for u in units], fontsize=8)
+            if i == 0:
+                ax.set_title(title, fontsize=10)
+            if i == len(levels) - 1:
+                ax.set_xlabel("masking ratio", fontsize=9)
+            if j == 0:
+                ax.set_ylabel(f"{level.replace('_', ' ')}\nunit (px)", fontsize=9)
+    fig.colorbar(image, ax=axes, shrink=0.8, label="R²")
+    fig.suptitle("Identifiability: R² of each latent level from the encoder", fontsize=11)
+    return _save(fig, path)
+
+
+def sweep_slice(rows: Sequence[Row], axis: str) -> tuple[list[Row], str]:
+    """The rows along one axis with the other held fixed, as the paper's sweeps do.
+
+    Against the ratio: the unit with the most ratios (ties: the largest unit). Against the
+    unit: ratio 0.75 if swept, else the ratio with the most units. Returns the rows and a
+    caption naming the fixed value.
+    """
+    other = "mask_unit" if axis == "mask_ratio" else "mask_ratio"
+    spread: dict[Any, set] = defaultdict(set)
+    for row in rows:
+        if row.get(axis) is not None and row.get(other) is not None:
+            spread[row[other]].add(row[axis])
+    if not spread:
+        return [], ""
+    if other == "mask_ratio" and len(spread.get(0.75, ())) >= 2:
+        fixed = 0.75
+    else:
+        fixed = max(spread, key=lambda v: (len(spread[v]), v))
+    name = "unit" if other == "mask_unit" else "ratio"
+    return [r for r in rows if r.get(other) == fixed], f"{name} {fixed:g}"
+
+
+def accuracy_vs_axis(rows: Sequence[Row], axis: str, path: Path) -> Path | None:
+    """Linear-probe, kNN and robustness accuracy against `mask_ratio` or `mask_unit`, with
+    the paper's Table 1 trend beside (both normalised to their best value)."""
+    rows, fixed = sweep_slice(rows, axis)
+    if axis == "mask_ratio":
+        x_of = lambda row: row["mask_ratio"]  # noqa: E731
+        paper_x = lambda k: k  # noqa: E731
+        paper = [
+            ("linear probe (IN1K)", paper_results.linear_probe_vs_ratio()),
+            ("robustness (mean of 5 shifted sets)", paper_results.robustness_vs_ratio()),
+        ]
+        xlabel = "masking ratio"
+    else:
+        x_of = lambda row: row["mask_unit"] / row.get("run.patch_size", 1)  # noqa: E731
+        paper_x = lambda k: k / 8  # the paper's Sweep B uses ViT patch 8  # noqa: E731
+        paper = [
+            ("linear probe (IN1K)", paper_results.linear_probe_vs_unit()),
+            ("robustness (mean of 5 shifted sets)", paper_results.robustness_vs_unit()),
+        ]
+        xlabel = "masking unit (in ViT patches)"
+    ours = [
+        ("linear probe", "probe.linear_top1", OURS_COLOURS["linear"]),
+        ("kNN (k=20)", "probe.knn_top1", OURS_COLOURS["knn"]),
+        ("robustness (mean over corruptions)", "robustness.mean_top1", OURS_COLOURS["robust"]),
+    ]
+    series = []
+    for label, metric, colour in ours:
+        points = defaultdict(list)
+        for row in rows:
+            if row.get(metric) is not None:
+                points[x_of(row)].append(row[metric])
+        if points:
+            xs = sorted(points)
+            series.append((label, colour, xs, [float(np.mean(points[x])) for x in xs]))
+    if not series or len({x for s in series for x in s[2]}) < 2:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2), constrained_layout=True)
+    for label, colour, xs, ys in series:
+        left.plot(xs, [100 * y for y in ys], marker="o", color=colour, label=label)
+        right.plot(xs, np.asarray(ys) / max(ys), marker="o", color=colour, label=f"ours: {label}")
+    for (label, values), marker in zip(paper, ("s", "^"), strict=True):
+        keys = sorted(values)
+        ys = np.asarray([values[k] for k in keys])
+        style = {**PAPER_STYLE, "marker": marker}
+        right.plot([paper_x(k) for k in keys], ys / ys.max(), **style, label=f"paper: {label}")
+    left.set(title=f"Ours: top-1 accuracy (%), {fixed}", xlabel=xlabel, ylabel="top-1 (%)")
+    right.set(title="Trend: each series / its best value", xlabel=xlabel, ylabel="relative")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        if axis == "mask_unit":
+            ax.set_xscale("log", base=2)
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    fig.text(
+        0.5,
+        -0.01,
+        "dashed grey: the paper's numbers (Kong et al. 2023, Table 1: ImageNet-1K, ViT-B, "
+        "800 epochs), not ours",
+        ha="center",
+        va="top",
+        fontsize=8,
+        color="0.3",
+    )
+    return _save(fig, path)
+
+
+def reconstruction_vs_ratio(rows: Sequence[Row], path: Path) -> Path | None:
+    """MSE, PSNR, SSIM and FSIM against the ratio, one line per unit (the paper's Fig. 5)."""
+    metrics = [
+        ("recon.mse", "MSE (lower is better)"),
+        ("recon.psnr", "PSNR (dB)"),
+        ("recon.ssim", "SSIM"),
+        ("recon.fsim", "FSIM"),
+    ]
+    present = [(m, t) for m, t in metrics if any(r.get(m) is not None for r in rows)]
+    if not present:
+        return None
+    fig, axes = plt.subplots(
+        1, len(present), figsize=(3.2 * len(present), 3.2), squeeze=False, constrained_layout=True
+    )
+    units = sorted({r["mask_unit"] for r in rows if r.get("mask_unit") is not None})
+    for ax, (metric, title) in zip(axes[0], present, strict=True):
+        for unit in units:
+            means = cell_means(
+                [r for r in rows if r.get("mask_unit") == unit], metric, "mask_ratio"
+            )
+            if means:
+                xs = sorted(means)
+                ax.plot(xs, [means[x] for x in xs], marker="o", label=f"unit {unit}px")
+        ax.set(title=title, xlabel="masking ratio")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("Reconstruction quality against masking ratio (cf. paper Fig. 5)", fontsize=11)
+    return _save(fig, path)
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    tmp.replace(path)
+    return path

@@ -1,0 +1,103 @@
+"""`maeid report` renders from a small database, and says so where data is missing."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from maeid.cli import main
+from maeid.experiments.config_hash import config_hash
+from maeid.experiments.report import build_report, identifiability_table
+from maeid.experiments.results_db import ResultsDB
+
+
+def fill(db_path, tmp_path, real: bool, synthetic: bool, ratios=(0.25, 0.5, 0.75), units=(4, 16)):
+    """A DB with one done run per cell; metrics follow a simple known pattern."""
+    art = tmp_path / "attn.png"
+    Image.new("RGB", (8, 8)).save(art)
+    with ResultsDB(db_path) as db:
+        for ratio in ratios:
+            for unit in units:
+                params = {"mask_ratio": ratio, "mask_unit": unit, "seed": 0}
+                cfg = {"train": params, "evaluate": []}
+                db.add_run(
+                    sweep="t",
+                    config_hash=config_hash(cfg),
+                    config=cfg,
+                    params=params,
+                    run_dir=tmp_path / f"r{ratio}{unit}",
+                )
+                claim = db.claim_next("t")
+                metrics: dict = {"run": {"patch_size": 4}}
+                if synthetic:
+                    metrics["identifiability"] = {
+                        "predicted": {"level_0": ratio, "level_1": unit / 16},
+                        "measured": {"level_0": ratio / 2, "level_1": unit / 32},
+                    }
+                if real:
+                    metrics["probe"] = {"linear_top1": 0.5 + ratio / 4, "knn_top1": 0.4 + ratio / 5}
+                    metrics["robustness"] = {"mean_top1": 0.3 + ratio / 5}
+                    metrics["recon"] = {"mse": 1 - ratio, "psnr": 20 + ratio, "ssim": ratio}
+                db.finish(claim, metrics, {"attention": str(art)} if real else {})
+        cfg = {"train": {"mask_ratio": 0.9}, "evaluate": []}
+        db.add_run(
+            sweep="t",
+            config_hash=config_hash(cfg),
+            config=cfg,
+            params={"mask_ratio": 0.9, "mask_unit": 4, "seed": 0},
+            run_dir=tmp_path / "f",
+        )
+        db.fail(db.claim_next("t"), "Traceback ...\nRuntimeError: loss is nan at step 7")
+
+
+def test_report_from_a_synthetic_sweep(tmp_path):
+    db = tmp_path / "r.db"
+    fill(db, tmp_path, real=False, synthetic=True)
+    report = build_report(db, tmp_path / "out")
+    text = report.path.read_text()
+    assert "![R² heatmaps](r2_heatmaps.png)" in text
+    assert "loss is nan at step 7" in text  # the failed run is named with its error
+    assert "No probe results" in text and "No reconstruction metrics" in text
+    assert [p.name for p in report.figures] == ["r2_heatmaps.png"]
+    with Image.open(report.figures[0]) as img:
+        assert img.size[0] > 300 and img.size[1] > 200
+    # The headline table: one line per cell, values as put in (means over one seed).
+    lines = report.headline.splitlines()
+    assert lines[0].startswith("| ratio | unit | level 0 pred | level 0 meas | level 1 pred")
+    assert len(lines) == 2 + 6
+    assert "| 0.75 | 16 | 0.75 | 0.38 | 1.00 | 0.50 |" in lines
+
+
+def test_report_from_a_real_image_sweep(tmp_path):
+    db = tmp_path / "r.db"
+    fill(db, tmp_path, real=True, synthetic=False)
+    report = build_report(db, tmp_path / "out")
+    names = sorted(p.name for p in report.figures)
+    assert names == ["accuracy_vs_ratio.png", "accuracy_vs_unit.png", "reconstruction_vs_ratio.png"]
+    text = report.path.read_text()
+    assert "ImageNet-1K, ViT-B" in text and "No identifiability results" in text
+    assert "![attention](../attn.png)" in text
+
+
+def test_report_of_an_empty_database_says_so(tmp_path, capsys):
+    ResultsDB(tmp_path / "r.db").close()
+    assert main(["report", str(tmp_path / "r.db"), "--out", str(tmp_path / "o")]) == 0
+    text = (tmp_path / "o" / "report.md").read_text()
+    assert "holds no runs yet" in text and "No identifiability results" in text
+    assert "report: " in capsys.readouterr().out
+
+
+def test_unknown_sweep_and_missing_db_are_clear_errors(tmp_path, capsys):
+    ResultsDB(tmp_path / "r.db").close()
+    with pytest.raises(ValueError, match="no sweep 'x'"):
+        build_report(tmp_path / "r.db", sweep="x")
+    assert main(["report", str(tmp_path / "none.db")]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_table_averages_seeds():
+    rows = [
+        {"mask_ratio": 0.5, "mask_unit": 8, "seed": s, "identifiability.predicted.level_1": v}
+        for s, v in ((0, 0.2), (1, 0.4))
+    ]
+    assert "| 0.5 | 8 | 0.30 |" in identifiability_table(rows)
