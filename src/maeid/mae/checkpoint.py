@@ -70,8 +70,11 @@ _HF_FLAT = {
     "decoder.mask_token": "mask_token",
     "decoder.decoder_pos_embed": "decoder_pos_embed",
 }
+# transformers 5.x writes decoder layers as `decoder.decoder_encoder.layer.{i}` (its
+# renaming of `encoder.layer` -> `layers`, undone on save, also hits `decoder_layers`).
 _HF_LAYER_KEY = re.compile(
-    r"^(?:vit\.encoder\.layer|vit\.layers|(?P<dec>decoder\.decoder_layers))\.(?P<i>\d+)\."
+    r"^(?:vit\.encoder\.layer|vit\.layers|"
+    r"(?P<dec>decoder\.decoder_layers|decoder\.decoder_encoder\.layer))\.(?P<i>\d+)\."
     r"(?P<name>.+)\.(?P<w>weight|bias)$"
 )
 _HF_DECODER_FLAT = re.compile(
