@@ -36,8 +36,7 @@ def plot_level_composition(profile: TheoryProfile, path: str | os.PathLike) -> N
         squeeze=False,
         constrained_layout=True,
     )
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("0.85")
+    cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")
     unit_name = "unit (px)" if profile.patch_size else "unit (nodes)"
     for k, ax in enumerate(axes[0]):
         last = k == len(levels)
