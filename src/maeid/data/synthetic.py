@@ -6,6 +6,7 @@ evaluation can regress them from the representation of each image.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,15 @@ def channel_stats(images: np.ndarray) -> tuple[tuple[float, ...], tuple[float, .
     return tuple(float(m) for m in mean), tuple(float(max(s, 1e-8)) for s in std)
 
 
+@functools.lru_cache(maxsize=8)
+def cached_model(name: str, model_seed: int) -> Any:
+    """`maeid.hlvm.load_model`, kept: a model calibrates its mechanisms on first use
+    (seconds), and runs in one process (tests, sweeps) keep asking for the same one."""
+    from maeid import hlvm
+
+    return hlvm.load_model(name, seed=model_seed)
+
+
 def load_synthetic(
     source: str | Path,
     n: int | None = None,
@@ -53,7 +63,8 @@ def load_synthetic(
     else:
         if n is None or n < 1:
             raise ValueError(f"n_train={n}: sampling a synthetic data set needs n_train >= 1")
-        model = hlvm.load_model(str(source), seed=model_seed)
+        named = Path(source).suffix not in (".yaml", ".yml")  # a file may change: reread it
+        model = (cached_model if named else cached_model.__wrapped__)(str(source), model_seed)
         sample = model.sample(n, seed=seed)
     if sample.images is None:
         raise ValueError(

@@ -1,0 +1,126 @@
+"""The training loop: exact resume, refusals, non-finite losses, atomic checkpoints, outputs."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from maeid.cli import main
+from maeid.train import load_checkpoint, read_checkpoint, save_atomic
+from maeid.train import loop as loop_module
+from maeid.train.config import load_config
+from maeid.train.loop import NonFiniteLossError, train
+
+TINY = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+
+
+def tiny(*overrides: str):
+    # 40 samples at batch 16: 2 steps per epoch, so 6 steps cross two epoch boundaries.
+    base = ["data.n_train=40", "optim.batch_size=16", "run.steps=6", "run.ckpt_every=2",
+            "run.recon_every=0", "run.progress=false", "run.log_every=1"]  # fmt: skip
+    return load_config(TINY, [*base, *overrides])
+
+
+# Accumulation, clipping and norm-pix on, so that resume is tested with all of them.
+FULL = ("optim.accum_steps=2", "optim.clip_grad=1.0", "model.norm_pix_loss=true")
+
+
+def metrics(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    out = tmp_path_factory.mktemp("straight")
+    return train(tiny(*FULL, "run.recon_every=3"), out)
+
+
+def test_run_directory_contents_and_load_checkpoint(straight):
+    out = straight.out_dir
+    entries = metrics(out)
+    assert [e["step"] for e in entries] == list(range(1, 7))
+    assert all(isinstance(e["loss"], float) and e["lr"] >= 0 for e in entries)
+    assert list(out.glob("events.out.tfevents.*"))
+    assert sorted(p.name for p in (out / "recon").iterdir()) == [
+        "step_0000003.png", "step_0000006.png",
+    ]  # fmt: skip
+    assert load_config(out / "config.yaml").data.mean  # normalisation resolved and saved
+    model, cfg = load_checkpoint(out)
+    assert cfg.model.norm_pix_loss is True and not model.training
+    trained = straight.model.state_dict()
+    assert all(torch.equal(v, trained[k]) for k, v in model.state_dict().items())
+
+
+def test_resume_is_bit_identical_and_refuses_another_config(straight, tmp_path):
+    cfg = tiny(*FULL, "run.recon_every=3")
+    first = train(cfg, tmp_path, stop_after=3)  # mid-epoch, between checkpoints
+    assert first.step == 3 and read_checkpoint(tmp_path)["step"] == 3
+
+    with pytest.raises(ValueError, match=r"mask\.ratio: 0\.75 in the checkpoint, 0\.5 now"):
+        train(tiny(*FULL, "mask.ratio=0.5"), tmp_path, resume=True)
+    with pytest.raises(ValueError, match="--resume"):
+        train(cfg, tmp_path)  # would overwrite the run
+
+    resumed = train(tiny(*FULL, "run.recon_every=0"), tmp_path, resume=True)  # logging may change
+    assert resumed.step == 6
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    opt_a = read_checkpoint(straight.out_dir)["optimizer"]["state"]
+    opt_b = read_checkpoint(tmp_path)["optimizer"]["state"]
+    assert all(torch.equal(opt_a[i]["exp_avg_sq"], opt_b[i]["exp_avg_sq"]) for i in opt_a)
+    # The resumed log reads as one run: each step once, the same losses.
+    assert [m["step"] for m in metrics(tmp_path)] == list(range(1, 7))
+    assert [m["loss"] for m in metrics(tmp_path)] == [m["loss"] for m in metrics(straight.out_dir)]
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    build = loop_module.build_model
+
+    def poisoned(cfg, shape):
+        model = build(cfg, shape)
+        forward, calls = model.forward, []
+
+        def forward_with_nan(*args, **kwargs):
+            calls.append(1)
+            loss, pred, mask = forward(*args, **kwargs)
+            return (loss * float("nan") if len(calls) == 5 else loss), pred, mask
+
+        model.forward = forward_with_nan
+        return model
+
+    monkeypatch.setattr(loop_module, "build_model", poisoned)
+    with pytest.raises(NonFiniteLossError, match="at step 5"):
+        train(tiny(), tmp_path)
+    ckpt = read_checkpoint(tmp_path)
+    assert ckpt["step"] == 4
+    assert all(torch.isfinite(v).all() for v in ckpt["model"].values())
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["last.pt"]  # no temp
+
+
+def test_crash_mid_write_leaves_previous_checkpoint_loadable(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    save_atomic({"step": 1, "w": torch.ones(3)}, path)
+
+    def crash(obj, f, *args, **kwargs):
+        f.write(b"half a checkpoint")
+        raise KeyboardInterrupt("killed mid-write")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(torch, "save", crash)
+        with pytest.raises(KeyboardInterrupt):
+            save_atomic({"step": 2, "w": torch.zeros(3)}, path)
+    assert torch.load(path)["step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+def test_cli_trains_and_reports_bad_keys(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--config", str(TINY), "--out", str(out), "--set", "run.steps=2",
+            "--set", "run.progress=false", "--set", "run.recon_every=0"]  # fmt: skip
+    assert main(args) == 0
+    assert "trained to step 2" in capsys.readouterr().out
+    assert main(["train", "--out", str(out), "--resume", "--set", "run.steps=3"]) == 2
+    assert "run.steps: 2 in the checkpoint, 3 now" in capsys.readouterr().err
+    assert main([*args[:3], "--out", str(tmp_path / "x"), "--set", "optim.lrr=1"]) == 2
+    assert "optim.lrr" in capsys.readouterr().err
