@@ -14,7 +14,9 @@ descends from. For a batch M (masked) and V (visible) of shape (N, sources):
     c   = S & ~(S @ child.T > 0)
     d_c = S @ noise_dims
 
-which is `maeid.theory.identification.identify` for every row, in three matmuls.
+which is `maeid.theory.identification.identify` for every row, in three matmuls. When
+every source is on exactly one side (a mask over tokens or units), V = 1 - M and the
+visible test becomes `M @ reach < reach.sum(0)`: one matmul fewer.
 """
 
 from __future__ import annotations
@@ -111,7 +113,18 @@ class GraphMatrices:
             )
         has_masked = (masked.float() @ reach) > 0
         has_visible = (visible.float() @ reach) > 0
-        shared = has_masked & has_visible
+        return self._from_shared(has_masked & has_visible)
+
+    def identify_partition(self, masked: torch.Tensor, reach: torch.Tensor) -> BatchIdentification:
+        """Like `identify` when every source is either masked or visible (a mask over
+        tokens or units): one matmul, since a latent has a visible source iff not all
+        of the sources that reach it are masked."""
+        if masked.ndim != 2 or masked.shape[1] != len(reach):
+            raise SpecError(f"masked {tuple(masked.shape)} must be (N, {len(reach)})")
+        masked_count = masked.float() @ reach
+        return self._from_shared((masked_count > 0) & (masked_count < reach.sum(0)))
+
+    def _from_shared(self, shared: torch.Tensor) -> BatchIdentification:
         child_in_shared = (shared.float() @ self.child.T.float()) > 0
         identified = shared & ~child_in_shared
         code = shared.long() @ self.noise_dims
