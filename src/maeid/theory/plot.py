@@ -32,7 +32,7 @@ def plot_level_composition(profile: TheoryProfile, path: str | os.PathLike) -> N
     fig, axes = plt.subplots(
         1,
         panels,
-        figsize=(2.0 + 1.0 * len(units) * panels, 1.2 + 0.55 * len(ratios)),
+        figsize=(1.0 + max(2.4, 0.9 * len(units)) * panels, 1.4 + 0.55 * len(ratios)),
         squeeze=False,
         constrained_layout=True,
     )
@@ -43,7 +43,7 @@ def plot_level_composition(profile: TheoryProfile, path: str | os.PathLike) -> N
         data = code if last else share[k]
         vmax = np.nanmax(code) if last and np.isfinite(code).any() else 1.0
         im = ax.imshow(np.ma.masked_invalid(data), cmap=cmap, vmin=0, vmax=vmax, aspect="auto")
-        ax.set_title("mean $d_c$" if last else f"share of c at level {levels[k]}", fontsize=10)
+        ax.set_title("mean $d_c$" if last else f"level {levels[k]}", fontsize=10)
         ax.set_xticks(range(len(units)), [str(u) for u in units])
         ax.set_yticks(range(len(ratios)), [f"{r:g}" for r in ratios])
         ax.set_xlabel(unit_name)
@@ -52,7 +52,7 @@ def plot_level_composition(profile: TheoryProfile, path: str | os.PathLike) -> N
         for i in range(len(ratios)):
             for j in range(len(units)):
                 v = data[i, j]
-                text = "n/a" if not np.isfinite(v) else (f"{v:.0f}" if last else f"{v:.2f}")
+                text = "n/a" if not np.isfinite(v) else _fmt(v, last)
                 dark = np.isfinite(v) and v / vmax < 0.6
                 ax.text(
                     j,
@@ -73,11 +73,18 @@ def plot_level_composition(profile: TheoryProfile, path: str | os.PathLike) -> N
     )
     patch = f", patch {profile.patch_size} px" if profile.patch_size else ""
     fig.suptitle(
-        f"{profile.model}: level composition of c(m) over {profile.num_masks} masks per cell"
+        f"{profile.model}: share of c(m)'s members at each latent level, "
+        f"{profile.num_masks} masks per cell"
         f"{patch}",
         fontsize=11,
     )
     _save(fig, os.fspath(path))
+
+
+def _fmt(v: float, is_code_dim: bool) -> str:
+    if not is_code_dim:
+        return f"{v:.2f}"
+    return f"{v:.0f}" if v >= 100 else f"{v:.1f}"
 
 
 def _save(fig: plt.Figure, path: str) -> None:
