@@ -20,8 +20,10 @@ class Attention(nn.Module):
     def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         n, t, _ = x.shape
         # (N, T, 3, heads, head_dim) -> three (N, heads, T, head_dim) views, no copy.
-        qkv = self.qkv(x).view(n, t, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        return qkv.unbind(0)
+        # Unbinding dim 2 (not a leading permuted dim) lets the backward stack the three
+        # gradients straight into the projection's (N, T, 3 * dim) layout: one copy.
+        q, k, v = self.qkv(x).view(n, t, 3, self.num_heads, self.head_dim).unbind(2)
+        return q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, t, d = x.shape

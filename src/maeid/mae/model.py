@@ -209,9 +209,11 @@ class MaskedAutoencoder(nn.Module):
     # ---------------------------------------------------------------- encoder
     def forward_encoder(self, imgs: torch.Tensor, ids_keep: torch.Tensor | None) -> torch.Tensor:
         """(N, 1 + K, D): [CLS] then the tokens `ids_keep` (all, if None), after the norm."""
-        x = self.patch_embed(imgs) + self.pos_embed[:, 1:]
-        if ids_keep is not None:
-            x = gather_tokens(x, ids_keep)
+        patches = self.patchify(imgs)
+        pos = self.pos_embed[:, 1:].expand(imgs.shape[0], -1, -1)
+        if ids_keep is not None:  # embed only what the encoder will see
+            patches, pos = gather_tokens(patches, ids_keep), gather_tokens(pos, ids_keep)
+        x = self.patch_embed.embed_patches(patches) + pos
         cls = (self.cls_token + self.pos_embed[:, :1]).expand(x.shape[0], -1, -1)
         x = torch.cat([cls, x], dim=1)
         for block in self.blocks:

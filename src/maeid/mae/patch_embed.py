@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -19,3 +20,12 @@ class PatchEmbed(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.proj(x).flatten(2).transpose(1, 2)
+
+    def embed_patches(self, patches: torch.Tensor) -> torch.Tensor:
+        """(N, K, p*p*C) patch vectors (see `patches.patchify`) -> (N, K, dim).
+
+        The same map as `forward`, applied to chosen patches only: the MAE embeds just
+        its visible patches instead of all of them.
+        """
+        w = self.proj.weight  # (dim, C, p, p) -> (dim, p*p*C), the patch vector's layout
+        return F.linear(patches, w.permute(0, 2, 3, 1).reshape(w.shape[0], -1), self.proj.bias)

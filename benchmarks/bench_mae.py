@@ -1,0 +1,177 @@
+"""Training throughput of our MAE against HF transformers' ViTMAEForPreTraining on CPU.
+
+Both models get the same configuration, the same weights (ours converted from HF's), the
+same images and the same masks (the same noise), and the same optimiser (AdamW, betas
+(0.9, 0.95), weight decay 0.05). One step is forward + backward + AdamW step. The two
+run side by side in one process, interleaved in rounds so that a change in machine load
+hits both alike; steps/s is total steps over total time.
+
+Peak memory: each model trains again in its own subprocess, which records its resident
+set before the first step (model, optimiser and data in place) and its peak resident set
+(`ru_maxrss`) after the steps; the difference is the memory a training step needs on top
+of the resident model (activations, gradients, optimiser state). torch's CPU allocator
+keeps no statistics, and tracemalloc does not see tensor memory, so RSS is the honest
+measure here.
+
+    .venv/bin/python benchmarks/bench_mae.py            # both sizes
+    .venv/bin/python benchmarks/bench_mae.py --sizes small --rounds 3 --steps 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import torch
+
+SIZES = {
+    # qt32-sized: 32x32x1, patch 4, 64 tokens.
+    "small": dict(preset="qt32", batch=128),
+    # ViT-S/16 at 224 with a 256-wide, 4-deep decoder.
+    "medium": dict(preset="vit_s16", batch=8),
+}
+RATIO = 0.75
+
+
+def hf_config(preset: str):
+    from transformers import ViTMAEConfig
+
+    from maeid.mae.presets import PRESETS
+
+    p = PRESETS[preset]
+    return ViTMAEConfig(
+        image_size=p["img_size"], patch_size=p["patch_size"], num_channels=p["in_chans"],
+        hidden_size=p["embed_dim"], num_hidden_layers=p["depth"],
+        num_attention_heads=p["num_heads"], intermediate_size=4 * p["embed_dim"],
+        decoder_hidden_size=p["decoder_embed_dim"],
+        decoder_num_hidden_layers=p["decoder_depth"],
+        decoder_num_attention_heads=p["decoder_num_heads"],
+        decoder_intermediate_size=4 * p["decoder_embed_dim"], layer_norm_eps=1e-6,
+        mask_ratio=RATIO, norm_pix_loss=True, attn_implementation="sdpa",
+    )  # fmt: skip
+
+
+def build(which: str, preset: str):
+    """A model and a step function `step(x, noise) -> loss` with its own AdamW."""
+    from transformers import ViTMAEForPreTraining
+
+    from maeid.mae import MaskedAutoencoder, convert_hf_state_dict
+    from maeid.mae.checkpoint import hf_config_to_kwargs
+
+    torch.manual_seed(0)
+    config = hf_config(preset)
+    hf = ViTMAEForPreTraining(config).train()
+    if which == "ours":
+        model = MaskedAutoencoder(**hf_config_to_kwargs(config.to_dict())).train()
+        model.load_state_dict(convert_hf_state_dict(hf.state_dict()))
+        del hf
+
+        def loss_fn(x, noise):
+            return model(x, RATIO, noise)[0]
+    else:
+        model = hf
+
+        def loss_fn(x, noise):
+            return model(pixel_values=x, noise=noise).loss
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1.5e-4, betas=(0.9, 0.95), weight_decay=0.05)
+
+    def step(x, noise):
+        loss = loss_fn(x, noise)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return model, step
+
+
+def batch(preset: str, n: int, seed: int):
+    from maeid.mae.presets import PRESETS
+
+    p = PRESETS[preset]
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, p["in_chans"], p["img_size"], p["img_size"], generator=g)
+    noise = torch.rand(n, (p["img_size"] // p["patch_size"]) ** 2, generator=g)
+    return x, noise
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+def memory_child(which: str, size: str, steps: int) -> None:
+    cfg = SIZES[size]
+    _, step = build(which, cfg["preset"])
+    x, noise = batch(cfg["preset"], cfg["batch"], 0)
+    before = rss_mb()
+    for _ in range(steps):
+        step(x, noise)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"before_mb": before, "peak_mb": peak}))
+
+
+def measure_memory(which: str, size: str, steps: int) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-child", which, size, "--steps", str(steps)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def time_side_by_side(size: str, warmup: int, rounds: int, steps: int) -> dict[str, float]:
+    cfg = SIZES[size]
+    steppers = {w: build(w, cfg["preset"])[1] for w in ("ours", "hf")}
+    x, noise = batch(cfg["preset"], cfg["batch"], 0)
+    for step in steppers.values():
+        for _ in range(warmup):
+            step(x, noise)
+    total = dict.fromkeys(steppers, 0.0)
+    for _ in range(rounds):
+        for which, step in steppers.items():
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                step(x, noise)
+            total[which] += time.perf_counter() - t0
+    return {w: rounds * steps / t for w, t in total.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds")
+    parser.add_argument("--steps", type=int, default=2, help="steps per model per round")
+    parser.add_argument("--memory-steps", type=int, default=3)
+    parser.add_argument(
+        "--memory-child", nargs=2, metavar=("MODEL", "SIZE"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(*args.memory_child, args.steps)
+        return
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.rounds} rounds "
+        f"x {args.steps} steps per model (after {args.warmup} warm-up)"
+    )
+    header = f"{'size':8} {'model':5} {'batch':>5} {'steps/s':>8} {'img/s':>8} {'peak MB':>8} {'step MB':>8}"  # noqa: E501
+    print(header)
+    for size in args.sizes:
+        rates = time_side_by_side(size, args.warmup, args.rounds, args.steps)
+        n = SIZES[size]["batch"]
+        for which in ("ours", "hf"):
+            mem = measure_memory(which, size, args.memory_steps)
+            print(f"{size:8} {which:5} {n:5d} {rates[which]:8.2f} {rates[which] * n:8.1f} "
+                  f"{mem['peak_mb']:8.0f} {mem['peak_mb'] - mem['before_mb']:8.0f}")  # fmt: skip
+        print(f"{size:8} ours/hf images/s: {rates['ours'] / rates['hf']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
