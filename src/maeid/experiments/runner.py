@@ -49,7 +49,7 @@ class RunContext:
     """What a run function gets: the point, where to work, and whether to resume."""
 
     run_id: int
-    config: dict[str, Any]  # {"train": ..., "evaluate": [...]}
+    config: dict[str, Any]  # {"train": ..., "evaluate": {name: options}}
     params: dict[str, Any]
     run_dir: Path
     resume: bool  # an earlier attempt of this run left its state in run_dir
@@ -282,10 +282,11 @@ def _work_in_processes(db, db_path, sweep, run_fn, workers, bar, heartbeat_s, st
         p.start()
     try:
         while any(p.is_alive() for p in procs):
-            time.sleep(0.5)
+            time.sleep(1.0)
             counts = db.counts(sweep)
             bar.n = counts["done"]
-            bar.set_postfix(running=counts["running"], failed=counts["failed"])
+            running = db.runs(sweep, status="running")
+            bar.set_postfix_str(" | ".join(_step_progress(r) for r in running), refresh=False)
             bar.refresh()
     finally:
         for p in procs:
@@ -296,6 +297,26 @@ def _work_in_processes(db, db_path, sweep, run_fn, workers, bar, heartbeat_s, st
         "failed": end["failed"] - start["failed"],
         "lost": 0,
     }
+
+
+def _step_progress(run: RunRecord) -> str:
+    """`ratio=0.5 unit=4: 60/120`, from the last line of the run's training log.
+
+    The training loop appends one JSON line per logged step to `metrics.jsonl`; workers
+    in other processes cannot share a progress bar, so the sweep bar reads their logs.
+    """
+    label = _describe(run.params)
+    total = run.config.get("train", {}).get("run", {}).get("steps")
+    log = Path(run.run_dir) / "train" / "metrics.jsonl"
+    try:
+        with open(log, "rb") as f:
+            f.seek(max(0, os.path.getsize(log) - 4096))
+            step = json.loads(f.read().splitlines()[-1])["step"]
+    except (OSError, ValueError, IndexError, KeyError):
+        return f"{label}: starting"
+    if total and step >= total:
+        return f"{label}: evaluating"
+    return f"{label}: step {step}/{total}" if total else f"{label}: step {step}"
 
 
 def _describe(params: Mapping[str, Any]) -> str:

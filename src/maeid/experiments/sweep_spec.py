@@ -11,11 +11,12 @@ grid:                            # the cartesian product of these is the sweep
   mask_unit: [4, 16]
   seed: [0]
   model.depth: [2, 4]            # ... or any dotted config key
-evaluate: [identifiability]      # measurements after training (see maeid.experiments.pipeline)
+evaluate:                        # measurements after training, with options
+  identifiability: {samples: 2000}   # (see maeid.experiments.evaluations); or a list of names
 run: maeid.experiments.pipeline:train_and_evaluate   # optional: the function run per point
 ```
 
-Each point's *run config* is `{"train": <resolved training config>, "evaluate": [...]}`;
+Each point's *run config* is `{"train": <resolved training config>, "evaluate": {...}}`;
 its sha256 (`config_hash`) is the run's identity in the results database and names its
 folder under the sweep's output directory.
 """
@@ -51,7 +52,7 @@ class SweepPoint:
     """One run of a sweep."""
 
     params: dict[str, Any]  # the grid values of this point, by the names the spec used
-    config: dict[str, Any]  # {"train": resolved training config, "evaluate": [...]}
+    config: dict[str, Any]  # {"train": resolved training config, "evaluate": {name: options}}
     config_hash: str
 
     def run_dir(self, out_dir: Path) -> Path:
@@ -64,7 +65,7 @@ class SweepSpec:
     base: dict[str, Any]
     grid: dict[str, list[Any]]
     overrides: dict[str, Any] = field(default_factory=dict)
-    evaluate: tuple[str, ...] = ()
+    evaluate: dict[str, dict[str, Any]] = field(default_factory=dict)
     run: str = DEFAULT_RUN
     out: Path | None = None
     description: str = ""
@@ -104,9 +105,17 @@ class SweepSpec:
         overrides = raw.get("set") or {}
         if not isinstance(overrides, Mapping):
             raise ValueError(f"{src}: `set` must map dotted config keys to values")
-        evaluate = raw.get("evaluate") or []
+        evaluate = raw.get("evaluate") or {}
         if isinstance(evaluate, str):
             evaluate = [evaluate]
+        if isinstance(evaluate, list):
+            evaluate = {str(name): {} for name in evaluate}
+        if not isinstance(evaluate, Mapping) or not all(
+            isinstance(v, Mapping | None) for v in evaluate.values()
+        ):
+            raise ValueError(
+                f"{src}: `evaluate` must list evaluation names, or map names to options"
+            )
         run = raw.get("run", DEFAULT_RUN)
         if not isinstance(run, str) or ":" not in run:
             raise ValueError(
@@ -120,7 +129,7 @@ class SweepSpec:
             base=base,
             grid={str(k): list(v) for k, v in grid.items()},
             overrides=dict(overrides),
-            evaluate=tuple(str(e) for e in evaluate),
+            evaluate={str(k): dict(v or {}) for k, v in evaluate.items()},
             run=run,
             out=None if out is None else Path(out),
             description=str(raw.get("description", "")),
@@ -151,7 +160,7 @@ class SweepSpec:
                 set_dotted(config, AXIS_KEYS.get(key, key), value)
             for key, value in params.items():
                 set_dotted(config, AXIS_KEYS.get(key, key), value)
-            run_config = {"train": resolve(config), "evaluate": list(self.evaluate)}
+            run_config = {"train": resolve(config), "evaluate": copy.deepcopy(self.evaluate)}
             points.append(SweepPoint(params, run_config, config_hash(run_config)))
         return points
 
