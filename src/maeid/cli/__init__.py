@@ -8,7 +8,7 @@ import importlib
 import sys
 
 # Subcommand modules, in the order `maeid --help` lists them.
-COMMANDS = ("theory", "synth", "train", "sweep", "report", "identify", "demo")
+COMMANDS = ("theory", "synth", "train", "sweep", "report", "identify", "evaluate", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
