@@ -37,7 +37,9 @@ def fill(db_path, tmp_path, real: bool, synthetic: bool, ratios=(0.25, 0.5, 0.75
                 if real:
                     metrics["probe"] = {"linear_top1": 0.5 + ratio / 4, "knn_top1": 0.4 + ratio / 5}
                     metrics["robustness"] = {"mean_top1": 0.3 + ratio / 5}
-                    metrics["recon"] = {"mse": 1 - ratio, "psnr": 20 + ratio, "ssim": ratio}
+                    metrics["recon"] = {
+                        "masked": {"mse": 1 - ratio, "psnr": 20 + ratio, "ssim": ratio}
+                    }
                 db.finish(claim, metrics, {"attention": str(art)} if real else {})
         cfg = {"train": {"mask_ratio": 0.9}, "evaluate": []}
         db.add_run(

@@ -1,26 +1,28 @@
-"""The measurements a sweep point can run after training, by name.
+"""The measurements a sweep point runs after training, by name, as report metrics.
 
-Each takes the trained model, its resolved training config, the run folder and its own
-options, and returns `(metrics, artefacts)`: nested dicts of numbers (names as
-`maeid.experiments.report` reads them) and PNG/JSON paths.
+A sweep's `evaluate` names any of:
 
-- `identifiability` (synthetic data): the practical regime of design.md. The encoder's
-  mean-pooled features, on the visible tokens of masks drawn by the training sampler at
-  the run's (ratio, unit), and on the full image; R² per latent level on held-out samples
-  (kernel ridge). Beside it the theory's prediction for the same sampler: per latent, 1
-  inside S(m) and otherwise the ceiling that S(m)'s true values reach, averaged over
-  `pred_masks` masks; and P(level in S(m)) from a Monte Carlo profile.
-- `probe`, `knn`, `robustness`, `reconstruction`, `attention`, `tsne` (labelled image data
-  such as Fashion-MNIST): the paper's real-image measurements.
+- `identifiability` (synthetic data): the practical regime of design.md
+  (`maeid.evaluate.practical`): R² per latent level from the mean-pooled encoder output
+  on the visible tokens of masks from the training sampler, and on the full image, on
+  held-out samples; beside the theory's prediction for the same sampler. Options:
+  `samples` (held-out samples, 2000), `pred_masks` (masks averaged for the prediction,
+  8), `landmarks` and `max_train` (the kernel ridge's size).
+- `probe`, `knn`, `tsne`, `reconstruction`, `attention`, `robustness` (the paper's
+  real-image measurements, `maeid.evaluate.suite`). Options are `EvalOptions` fields
+  (`max_train`, `max_test`, `probe_epochs`, `pool`, ...), shared by these measures.
+
+`run_evaluations` returns `(metrics, artefacts)` under the names the report reads
+(see `maeid.experiments.report`); everything the measures compute also lands in
+`RUN_DIR/eval/eval.json`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -28,29 +30,54 @@ from maeid.train.config import TrainConfig
 
 Metrics = dict[str, Any]
 Artefacts = dict[str, str]
-Evaluation = Callable[[nn.Module, TrainConfig, Path, Mapping[str, Any]], tuple[Metrics, Artefacts]]
 
+# Our names -> maeid.evaluate.suite's measure names.
+SUITE_MEASURES = {
+    "probe": "probe",
+    "knn": "knn",
+    "tsne": "tsne",
+    "reconstruction": "recon",
+    "attention": "attention",
+    "robustness": "robustness",
+}
+EVALUATIONS = ("identifiability", *SUITE_MEASURES)
 HELD_OUT_SEED_OFFSET = 1_000_003  # held-out synthetic samples never overlap training ones
+# Figures of the suite that the report shows per run, by artefact name.
+FIGURES = {
+    "tsne.png": "tsne",
+    "cls_attention.png": "attention",
+    "reconstructions.png": "reconstructions",
+}
 
 
-@torch.no_grad()
-def _features(model: nn.Module, images: torch.Tensor, mask: torch.Tensor | None, batch=512):
-    """Mean-pooled encoder features, in batches (masks row-aligned with images)."""
-    out = []
-    for start in range(0, len(images), batch):
-        part = None if mask is None else mask[start : start + batch]
-        out.append(model.encode(images[start : start + batch], mask=part).mean)
-    return torch.cat(out).float().cpu().numpy()
-
-
-def identifiability(
-    model: nn.Module, cfg: TrainConfig, run_dir: Path, options: Mapping[str, Any]
+def run_evaluations(
+    requested: Mapping[str, Mapping[str, Any]], model: nn.Module, cfg: TrainConfig, run_dir: Path
 ) -> tuple[Metrics, Artefacts]:
-    """Measured and predicted R² per latent level (see the module docstring)."""
+    """Run the requested evaluations on the trained `model`; merged metrics and artefacts."""
+    unknown = sorted(set(requested) - set(EVALUATIONS))
+    if unknown:
+        raise ValueError(f"unknown evaluation(s) {unknown}; available: {list(EVALUATIONS)}")
+    model.eval()
+    metrics: Metrics = {}
+    artefacts: Artefacts = {}
+    with torch.no_grad():
+        if "identifiability" in requested:
+            metrics["identifiability"] = identifiability(
+                model, cfg, requested["identifiability"] or {}
+            )
+        suite = {k: v for k, v in requested.items() if k in SUITE_MEASURES}
+        if suite:
+            m, a = _suite(model, cfg, run_dir / "eval", suite)
+            metrics.update(m)
+            artefacts.update(a)
+    return metrics, artefacts
+
+
+def identifiability(model: nn.Module, cfg: TrainConfig, options: Mapping[str, Any]) -> Metrics:
+    """Predicted and measured R² per latent level, P(level in S) and P(level in c)."""
     from maeid.data import load_synthetic
-    from maeid.evaluate.identifiability import predicted_r2, summarise_r2
-    from maeid.evaluate.regression import RegressorConfig, latent_r2
-    from maeid.theory import identify_token_mask, sample_masks, theory_profile
+    from maeid.evaluate.practical import practical_identifiability
+    from maeid.evaluate.regression import RegressorConfig
 
     if cfg.data.source != "synthetic":
         raise ValueError(
@@ -58,74 +85,78 @@ def identifiability(
             f"{cfg.data.source!r}; drop it from `evaluate` or use probe/knn/robustness"
         )
     n = int(options.get("samples", 2000))
-    pred_masks = int(options.get("pred_masks", 8))
-    seed = cfg.data.seed + HELD_OUT_SEED_OFFSET
     held_out = load_synthetic(
-        cfg.data.model, n, seed, cfg.data.model_seed, tuple(cfg.data.mean), tuple(cfg.data.std)
+        cfg.data.model,
+        n,
+        cfg.data.seed + HELD_OUT_SEED_OFFSET,
+        cfg.data.model_seed,
+        tuple(cfg.data.mean) or None,
+        tuple(cfg.data.std) or None,
     )
-    spec = held_out.model.spec
-    images = held_out.images.batch(torch.arange(n))
     regressor = RegressorConfig(
-        n_landmarks=int(options.get("landmarks", 300)),
-        max_train=int(options.get("max_train", 1500)),
+        n_landmarks=int(options.get("landmarks", 1000)),
+        max_train=int(options.get("max_train", 8000)),
         seed=cfg.run.seed,
     )
-    gen = torch.Generator().manual_seed(seed)
-    masks = sample_masks(n, model.layout, cfg.mask.ratio, gen).mask
-    latents = held_out.latents
-    measured = {
-        "measured": latent_r2(_features(model, images, masks), latents, regressor),
-        "measured_full": latent_r2(_features(model, images, None), latents, regressor),
+    result = practical_identifiability(
+        model,
+        held_out.model.spec,
+        held_out.images.batch(torch.arange(n)),
+        held_out.latents,
+        cfg.mask.ratio,
+        regressor,
+        theory_masks=int(options.get("pred_masks", 8)),
+        seed=cfg.run.seed,
+    )
+    names = {
+        "predicted": "predicted",
+        "measured": "measured_visible_tokens",
+        "measured_full": "measured_full_image",
+        "p_shared": "p_in_S",
+        "p_identified": "p_in_c",
     }
-    # The theory's prediction, for masks from the very sampler the model trained with.
-    per_mask = []
-    for mask in masks[:pred_masks]:
-        shared = identify_token_mask(spec, mask, model.patch_size).shared
-        per_mask.append(predicted_r2(spec, shared, latents, regressor))
-    predicted = {z: float(np.mean([p[z] for p in per_mask])) for z in spec.latents}
-    profile = theory_profile(
-        spec, [cfg.mask.ratio], [_unit_px(model)], num_masks=1000, seed=cfg.run.seed,
-        patch_size=model.patch_size,
-    )  # fmt: skip
-    cell = profile.cells[0]
-    metrics: Metrics = {
-        name: _per_level(spec, summarise_r2(spec, r2)["per_level"])
-        for name, r2 in {"predicted": predicted, **measured}.items()
+    per_level = result["per_level"]
+    return {
+        ours: {f"level_{lv}": per_level[lv][theirs] for lv in sorted(per_level)}
+        for ours, theirs in names.items()
     }
-    metrics["p_shared"] = {
-        f"level_{lv}": float(p) for lv, p in zip(profile.levels, cell.p_level_shared, strict=True)
-    }
-    metrics["latent"] = {
-        z: {"predicted": predicted[z], "measured": measured["measured"][z]} for z in spec.latents
-    }
-    return {"identifiability": metrics}, {}
 
 
-def _per_level(spec, per_level: Mapping[int, float | None]) -> dict[str, float | None]:
-    return {f"level_{lv}": per_level.get(lv) for lv in sorted(spec.levels)}
-
-
-def _unit_px(model: nn.Module) -> int:
-    return model.layout.unit * model.patch_size
-
-
-EVALUATIONS: dict[str, Evaluation] = {
-    "identifiability": identifiability,
-}
-
-
-def run_evaluations(
-    names: Mapping[str, Mapping[str, Any]], model: nn.Module, cfg: TrainConfig, run_dir: Path
+def _suite(
+    model: nn.Module, cfg: TrainConfig, out: Path, requested: Mapping[str, Mapping[str, Any]]
 ) -> tuple[Metrics, Artefacts]:
-    """Run the named evaluations in order; merged metrics and artefacts."""
-    unknown = sorted(set(names) - set(EVALUATIONS))
+    from maeid.evaluate.suite import EvalOptions, evaluate_checkpoint, load_eval_data
+
+    merged: dict[str, Any] = {}
+    for options in requested.values():
+        merged.update(options or {})
+    source = merged.pop("data", cfg.data.source)
+    fields = set(EvalOptions.__dataclass_fields__)
+    unknown = sorted(set(merged) - fields)
     if unknown:
-        raise ValueError(f"unknown evaluation(s) {unknown}; available: {sorted(EVALUATIONS)}")
+        raise ValueError(f"unknown evaluation option(s) {unknown}; known: {sorted(fields)}")
+    opts = EvalOptions(**{"progress": False, "seed": cfg.run.seed, **merged})
+    data = load_eval_data(source, cfg, model, opts)
+    measures = [SUITE_MEASURES[name] for name in requested]
+    result = evaluate_checkpoint(model, cfg, data, measures, out, opts)
     metrics: Metrics = {}
-    artefacts: Artefacts = {}
-    model.eval()
-    for name, options in names.items():
-        m, a = EVALUATIONS[name](model, cfg, run_dir, options or {})
-        metrics.update(m)
-        artefacts.update(a)
+    if "probe" in result:
+        metrics.setdefault("probe", {})["linear_top1"] = result["probe"]["top1"]
+    if "knn" in result:
+        metrics.setdefault("probe", {})["knn_top1"] = result["knn"]["top1"]
+    if "robustness" in result:
+        metrics["robustness"] = {
+            "mean_top1": result["robustness"]["mean"],
+            "clean_top1": result["robustness"]["clean"],
+        }
+    if "recon" in result:
+        metrics["recon"] = result["recon"]  # {"masked": {mse, psnr, ssim, fsim}, "composed": ...}
+    if "attention" in result:
+        distances = result["attention"]["mean_distance_per_layer"]
+        metrics["attention"] = {"mean_distance_last_layer": distances[-1]}
+    artefacts = {"eval_json": str(out / "eval.json")}
+    for figure in result["figures"]:
+        name = FIGURES.get(Path(figure).name)
+        if name:
+            artefacts[name] = figure
     return metrics, artefacts

@@ -9,8 +9,9 @@ Metric names the report understands (written by `maeid.experiments.pipeline`):
   at the run's (ratio, unit), over masks from the training sampler;
 - `identifiability.measured.level_L`: measured R², encoder on the visible tokens of such
   masks; `identifiability.measured_full.level_L`: the same on the full image;
+- `identifiability.p_shared.level_L`: the theory's P(a level-L latent is in S(m));
 - `probe.linear_top1`, `probe.knn_top1`, `robustness.mean_top1` (fractions in [0, 1]);
-- `recon.mse`, `recon.psnr`, `recon.ssim`, `recon.fsim`;
+- `recon.masked.{mse,psnr,ssim,fsim}` (and `recon.composed.*`, the whole composed image);
 - artefacts `attention`, `tsne`, `reconstructions` (PNG paths).
 """
 
@@ -200,9 +201,11 @@ def _accuracy_section(rows, out: Path, figures: list[Path]) -> str:
 
 def _reconstruction_section(rows, out: Path, figures: list[Path]) -> str:
     title = "## Reconstruction quality against masking ratio (paper Fig. 5)"
+    if not any(row.get("recon.masked.mse") is not None for row in rows):
+        return f"{title}\n\n_No reconstruction metrics in this database._"
     fig = reconstruction_vs_ratio(rows, out / "reconstruction_vs_ratio.png")
     if fig is None:
-        return f"{title}\n\n_No reconstruction metrics in this database._"
+        return f"{title}\n\n_The sweep varies the masking ratio over fewer than two values._"
     figures.append(fig)
     return f"{title}\n\n![reconstruction metrics]({fig.name})"
 

@@ -173,15 +173,17 @@ def accuracy_vs_axis(rows: Sequence[Row], axis: str, path: Path) -> Path | None:
 
 
 def reconstruction_vs_ratio(rows: Sequence[Row], path: Path) -> Path | None:
-    """MSE, PSNR, SSIM and FSIM against the ratio, one line per unit (the paper's Fig. 5)."""
+    """MSE, PSNR, SSIM and FSIM of the masked patches' reconstruction against the ratio,
+    one line per unit (the paper's Fig. 5); None without two ratios to compare."""
     metrics = [
-        ("recon.mse", "MSE (lower is better)"),
-        ("recon.psnr", "PSNR (dB)"),
-        ("recon.ssim", "SSIM"),
-        ("recon.fsim", "FSIM"),
+        ("recon.masked.mse", "MSE (lower is better)"),
+        ("recon.masked.psnr", "PSNR (dB)"),
+        ("recon.masked.ssim", "SSIM"),
+        ("recon.masked.fsim", "FSIM"),
     ]
     present = [(m, t) for m, t in metrics if any(r.get(m) is not None for r in rows)]
-    if not present:
+    ratios = {r["mask_ratio"] for r in rows if r.get("mask_ratio") is not None}
+    if not present or len(ratios) < 2:
         return None
     fig, axes = plt.subplots(
         1, len(present), figsize=(3.2 * len(present), 3.2), squeeze=False, constrained_layout=True
@@ -198,7 +200,10 @@ def reconstruction_vs_ratio(rows: Sequence[Row], path: Path) -> Path | None:
         ax.set(title=title, xlabel="masking ratio")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
-    fig.suptitle("Reconstruction quality against masking ratio (cf. paper Fig. 5)", fontsize=11)
+    fig.suptitle(
+        "Reconstruction of the masked patches against masking ratio (cf. paper Fig. 5)",
+        fontsize=11,
+    )
     return _save(fig, path)
 
 
