@@ -87,6 +87,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="held-out samples for R² (the regressor fits on 75%% and scores on 25%%)",
     )
     train.add_argument("--seed", type=int, default=0, help="seed of data, init and batches")
+    train.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads while training (default: torch's choice); 1 is often fastest on "
+        "a machine other jobs keep busy",
+    )
     p.add_argument(
         "--regressor", choices=METHODS, default="kernel", help="regressor of the R² reported"
     )
@@ -105,16 +112,21 @@ def run(args: argparse.Namespace) -> int:
     config = IdentifyConfig(
         arch=args.arch, steps=steps, seconds=args.seconds, batch_size=args.batch_size,
         lr=args.lr, hidden=args.hidden, depth=args.depth, train_samples=args.train_samples,
-        eval_samples=args.eval_samples, seed=args.seed,
+        eval_samples=args.eval_samples, seed=args.seed, threads=args.threads,
         regressor=RegressorConfig(method=args.regressor, seed=args.seed),
     )  # fmt: skip
-    results = identify_formal(model, masks, config, progress=not args.no_progress)
-    print(format_identify_table(model.spec, results))
+    settings = {"model": args.model, "model_seed": args.model_seed, **dataclasses.asdict(config)}
+    done = []
+
+    def report(result) -> None:  # print and save each mask as soon as it is measured
+        done.append(result)
+        print(format_identify_table(model.spec, [result]), flush=True)
+        if args.out:
+            write_identify(args.out, model.spec, done, settings)
+
+    identify_formal(model, masks, config, progress=not args.no_progress, on_result=report)
     if args.out:
-        settings = {"model": args.model, "model_seed": args.model_seed,
-                    **dataclasses.asdict(config)}  # fmt: skip
-        paths = write_identify(args.out, model.spec, results, settings)
-        print("wrote " + ", ".join(str(p) for p in paths))
+        print(f"wrote {args.out}/identify.json, masks.json and identify.png")
     return 0
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -71,6 +71,7 @@ class IdentifyConfig:
     train_samples: int = 32000
     eval_samples: int = 4000
     seed: int = 0
+    threads: int | None = None  # torch intra-op threads while training; None = torch's default
     regressor: RegressorConfig = field(default_factory=RegressorConfig)
 
     def __post_init__(self) -> None:
@@ -162,8 +163,12 @@ def identify_formal(
     masks: Sequence[FixedMask],
     config: IdentifyConfig | None = None,
     progress: bool = True,
+    on_result: Callable[[MaskResult], None] | None = None,
 ) -> list[MaskResult]:
-    """Train one bottleneck per mask and hold its code against the theory, latent by latent."""
+    """Train one bottleneck per mask and hold its code against the theory, latent by latent.
+
+    `on_result` is called with each mask's result as soon as it is measured.
+    """
     cfg = config or IdentifyConfig()
     spec = model.spec
     if cfg.arch == "vit" and spec.image_shape is None:
@@ -180,6 +185,8 @@ def identify_formal(
             code, steps, seconds, loss = _train_and_encode(spec, fixed, theory, train, held_out,
                                                            cfg, progress)  # fmt: skip
         results.append(_measure(spec, fixed, theory, code, held_out, cfg, steps, seconds, loss))
+        if on_result is not None:
+            on_result(results[-1])
     return results
 
 
@@ -212,6 +219,18 @@ def _measure(spec, fixed, theory, code, held_out: Sample, cfg, steps, seconds, l
 
 def _train_and_encode(spec, fixed, theory, train: Sample, held_out: Sample, cfg, progress):
     """Train the bottleneck on `train`; return (code of `held_out`, steps, seconds, loss)."""
+    threads = torch.get_num_threads()
+    if cfg.threads is not None:
+        # On a busy machine one thread per process is often several times faster: torch's
+        # pool spins waiting for cores that other processes hold.
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _train(spec, fixed, theory, train, held_out, cfg, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(spec, fixed, theory, train: Sample, held_out: Sample, cfg, progress):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         if cfg.arch == "mlp":
