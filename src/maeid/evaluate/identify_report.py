@@ -99,7 +99,11 @@ def plot_identify(results: Sequence[MaskResult], path: str | Path) -> Path:
         ax.set_ylim(lo - 0.02, 1.08)
     for ax in axes.flat[len(results) :]:
         ax.axis("off")
-    axes.flat[0].legend(fontsize=6, loc="upper left")
+    handles = {}
+    for ax in axes.flat[: len(results)]:  # one legend for all panels, each entry once
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    axes.flat[0].legend(handles.values(), handles.keys(), fontsize=6, loc="upper left")
     fig.tight_layout()
     return save_figure(fig, path)
 
