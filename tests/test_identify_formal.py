@@ -103,3 +103,17 @@ def test_identify_cli_rejects_bad_masks(tmp_path, capsys):
     assert "latent" in capsys.readouterr().err
     assert main(["identify", "--mask-ratio", "0.5"]) == 2
     assert "--mask-unit" in capsys.readouterr().err
+
+
+def test_vit_bottleneck_runs_through_the_trainer():
+    from maeid.hlvm import load_model
+
+    model = load_model("qt32")
+    masks = drawn_masks(model.spec, 0.75, 16, count=1, seed=0)
+    cfg = IdentifyConfig(arch="vit", steps=3, batch_size=32, train_samples=64, eval_samples=60,
+                         regressor=FAST.regressor)  # fmt: skip
+    (res,) = identify_formal(model, masks, cfg, progress=False)
+    assert res.steps == 3 and res.theory.code_dim == 2
+    assert [r["latent"] for r in res.rows] == list(model.spec.latents)
+    with pytest.raises(ValueError, match="token masks"):
+        identify_formal(model, [named_mask(model.spec, ["x_0_0"])], cfg, progress=False)

@@ -233,18 +233,41 @@ def _train_and_encode(spec, fixed, theory, train: Sample, held_out: Sample, cfg,
 def _train(spec, fixed, theory, train: Sample, held_out: Sample, cfg, progress):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        if cfg.arch == "mlp":
+        if cfg.arch == "vit":
+            net, inputs, encode_inputs = _vit_setup(spec, fixed, theory, train, held_out)
+        else:
             net, inputs, targets, encode_inputs = _mlp_setup(spec, fixed, theory, train,
                                                              held_out, cfg)  # fmt: skip
+    start = time.perf_counter()
+    if cfg.arch == "vit":
+        step, loss = _train_vit(net, inputs, cfg, progress)
+    else:
+        step, loss = _train_mlp(net, inputs, targets, cfg, fixed, progress)
+    seconds = time.perf_counter() - start
+    net.eval()
+    device = next(net.parameters()).device
+    with torch.no_grad():
+        code = torch.cat([net.encode(x.to(device)).cpu() for x in encode_inputs.split(1024)])
+    return code.double().numpy(), step, seconds, loss
 
-            def loss_of(idx: torch.Tensor) -> torch.Tensor:
-                return net(inputs[idx], targets[idx])
-        else:
-            net, inputs, encode_inputs = _vit_setup(spec, fixed, theory, train, held_out)
 
-            def loss_of(idx: torch.Tensor) -> torch.Tensor:
-                return net(inputs[idx])[0]
+def _train_vit(net, images: torch.Tensor, cfg, progress) -> tuple[int, float]:
+    """The ViT bottleneck goes through maeid.train's own trainer (GPU when there is one)."""
+    from maeid.train.bottleneck import train_bottleneck
 
+    if cfg.steps is None:
+        raise ValueError("--arch vit trains for a number of --steps; it has no time budget")
+    history: list[float] = []
+    train_bottleneck(net, images, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
+                     seed=cfg.seed, weight_decay=0.0,
+                     warmup_steps=min(cfg.warmup_steps, cfg.steps), progress=progress,
+                     history=history)  # fmt: skip
+    return cfg.steps, float(np.mean(history[-50:]))
+
+
+def _train_mlp(net, inputs, targets, cfg, fixed, progress) -> tuple[int, float | None]:
+    """AdamW, linear warm-up, then cosine decay over whichever budget (steps, seconds) ends
+    first."""
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.0)
     gen = torch.Generator().manual_seed(cfg.seed)
     n = len(inputs)
@@ -259,7 +282,6 @@ def _train(spec, fixed, theory, train: Sample, held_out: Sample, cfg, progress):
         done = step / total if cfg.seconds is None else max(step / total, elapsed / cfg.seconds)
         if done >= 1.0:
             break
-        # Linear warm-up, then cosine decay over whichever budget runs out first.
         warm = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
         for group in opt.param_groups:
             group["lr"] = cfg.lr * warm * 0.5 * (1 + math.cos(math.pi * done))
@@ -267,22 +289,20 @@ def _train(spec, fixed, theory, train: Sample, held_out: Sample, cfg, progress):
             order, cursor = torch.randperm(n, generator=gen), 0
         idx = order[cursor : cursor + cfg.batch_size]
         cursor += cfg.batch_size
-        loss = loss_of(idx)
+        loss = net(inputs[idx], targets[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         value = loss.item()
+        if not math.isfinite(value):
+            raise ValueError(f"bottleneck loss is {value} at step {step + 1}; lower --lr")
         ema = value if ema is None else 0.98 * ema + 0.02 * value
         step += 1
         bar.update(1)
         if step % 50 == 0:
             bar.set_postfix(loss=f"{ema:.4f}")
     bar.close()
-    seconds = time.perf_counter() - start
-    net.eval()
-    with torch.no_grad():
-        code = torch.cat([net.encode(chunk) for chunk in encode_inputs.split(1024)])
-    return code.double().numpy(), step, seconds, ema
+    return step, ema
 
 
 def _mlp_setup(spec, fixed, theory, train: Sample, held_out: Sample, cfg):
