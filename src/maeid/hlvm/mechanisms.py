@@ -26,12 +26,13 @@ DEFAULT_DEPTH = 2
 DEFAULT_SLOPE = 0.2
 
 
+# With 0 < slope <= 1 the leaky ReLU is max(x, slope x) and its inverse min(y, y / slope).
 def _leaky(x: np.ndarray, slope: float) -> np.ndarray:
-    return np.where(x >= 0, x, slope * x)
+    return np.maximum(x, slope * x)
 
 
 def _leaky_inverse(y: np.ndarray, slope: float) -> np.ndarray:
-    return np.where(y >= 0, y, y / slope)
+    return np.minimum(y, y / slope)
 
 
 def _orthogonal(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:

@@ -9,9 +9,11 @@ Sampling runs in topological order, vectorised over the batch:
   seeded leaky-ReLU MLP (`maeid.hlvm.mechanisms`) followed by a fixed per-coordinate
   standardisation, so every non-root node has mean ~0 and variance ~1.
 
-The standardisation is computed once, from a pilot sample of `pilot` draws with a
-seed derived from the model seed, the first time the model samples (so building a
-large model only to read its structure costs nothing). It is an affine map, so every
+The standardisation is computed once, from a pilot sample with a seed derived from
+the model seed, the first time the model samples (so building a large model only to
+read its structure costs nothing). The pilot has 2048 draws, fewer for large models
+(down to 128 for qt224, whose every draw costs ~0.2 GFLOP); the scales are then
+estimated to a few percent, which is all "O(1)" needs. It is an affine map, so every
 mechanism stays invertible, and the model is a pure function of `(spec, seed)`.
 
 Because parents are O(1), a node's `noise_scale` sets how much of it is new
@@ -29,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from maeid.hlvm.mechanisms import (
@@ -40,7 +43,8 @@ from maeid.hlvm.mechanisms import (
 )
 from maeid.hlvm.spec import GraphSpec
 
-DEFAULT_PILOT = 2048
+MAX_PILOT, MIN_PILOT = 2048, 128
+_PILOT_FLOPS = 5e8  # work budget of the automatic pilot size
 _PILOT_TAG = 0x9E3779B1  # separates the pilot's noise stream from any user seed
 
 
@@ -71,18 +75,18 @@ class HierarchicalModel:
         *,
         depth: int = DEFAULT_DEPTH,
         slope: float = DEFAULT_SLOPE,
-        pilot: int = DEFAULT_PILOT,
+        pilot: int | None = None,
         builder: Mapping[str, object] | None = None,
     ) -> None:
         if not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"model seed must be a non-negative integer, got {seed!r}")
-        if pilot < 2:
-            raise ValueError(f"pilot sample size must be at least 2, got {pilot}")
         self.spec = spec
         self.seed = int(seed)
         self.depth = int(depth)
         self.slope = float(slope)
-        self.pilot = int(pilot)
+        self.pilot = _auto_pilot(spec, self.depth) if pilot is None else int(pilot)
+        if self.pilot < 2:
+            raise ValueError(f"pilot sample size must be at least 2, got {pilot}")
         # How the model was built (e.g. {"name": "qt32"}), kept with saved datasets.
         self.builder = dict(builder or {})
         self._mechanisms: dict[str, Mechanism] | None = None
@@ -107,7 +111,8 @@ class HierarchicalModel:
     def mechanisms(self) -> dict[str, Mechanism]:
         """Non-root node name -> its standardised mechanism (built on first use)."""
         if self._mechanisms is None:
-            self._mechanisms = self._calibrated_mechanisms()
+            with _one_blas_thread():
+                self._mechanisms = self._calibrated_mechanisms()
         return self._mechanisms
 
     def mechanism(self, name: str) -> Mechanism:
@@ -122,7 +127,8 @@ class HierarchicalModel:
         noises = self.draw_noise(self.pilot, np.random.SeedSequence([self.seed, _PILOT_TAG]))
         values: dict[str, np.ndarray] = {}
         mechanisms: dict[str, Mechanism] = {}
-        for node in self.spec.nodes:
+        waiting = {k: len(v) for k, v in self.spec.children.items()}  # to free memory early
+        for node in tqdm(self.spec.nodes, desc="calibrating", disable=len(self.spec.nodes) < 200):
             if not node.parents:
                 values[node.name] = noises[node.name]
                 continue
@@ -137,9 +143,15 @@ class HierarchicalModel:
             std = raw.std(axis=0)
             mech = mech.standardised(raw.mean(axis=0), np.where(std > 1e-12, std, 1.0))
             mechanisms[node.name] = mech
-            values[node.name] = mech.forward(
-                np.concatenate([*(values[p] for p in node.parents), noises[node.name]], 1)
-            )
+            if waiting[node.name]:
+                values[node.name] = mech.forward(
+                    np.concatenate([*(values[p] for p in node.parents), noises[node.name]], 1)
+                )
+            del noises[node.name]
+            for p in node.parents:
+                waiting[p] -= 1
+                if not waiting[p]:
+                    del values[p]
         return mechanisms
 
     # ------------------------------------------------------------------ sampling
@@ -163,12 +175,14 @@ class HierarchicalModel:
             raise ValueError(f"noise missing for nodes {missing[:5]}")
         mechanisms = self.mechanisms
         values: dict[str, np.ndarray] = {}
-        for node in tqdm(self.spec.nodes, desc="sampling", disable=not progress, leave=False):
-            eps = np.asarray(noises[node.name], dtype=np.float64)
-            if node.parents:
-                values[node.name] = mechanisms[node.name]([values[p] for p in node.parents], eps)
-            else:
-                values[node.name] = eps
+        with _one_blas_thread():
+            for node in tqdm(self.spec.nodes, desc="sampling", disable=not progress, leave=False):
+                eps = np.asarray(noises[node.name], dtype=np.float64)
+                if node.parents:
+                    parents = [values[p] for p in node.parents]
+                    values[node.name] = mechanisms[node.name](parents, eps)
+                else:
+                    values[node.name] = eps
         return values
 
     def sample(
@@ -215,3 +229,20 @@ class HierarchicalModel:
         if self.spec.image_shape is None:
             raise ValueError(f"model {self.name!r} is not an image model (no image_shape)")
         return tuple(self.spec.image_shape)  # type: ignore[return-value]
+
+
+def _auto_pilot(spec: GraphSpec, depth: int) -> int:
+    """Pilot size: MAX_PILOT draws, fewer when one draw is expensive."""
+    dims = {n.name: n.dim for n in spec.nodes}
+    flops = 0
+    for n in spec.nodes:
+        if n.parents:
+            d_in = sum(dims[p] for p in n.parents) + n.noise_dim  # type: ignore[operator]
+            flops += 2 * d_in * (depth * d_in + n.dim)
+    return int(np.clip(_PILOT_FLOPS // max(flops, 1), MIN_PILOT, MAX_PILOT))
+
+
+def _one_blas_thread() -> threadpool_limits:
+    # Every matrix here is at most a few hundred wide: BLAS threads buy nothing on them,
+    # and on a busy machine their spin-waiting slowed qt224's calibration 30-fold.
+    return threadpool_limits(limits=1, user_api="blas")

@@ -26,6 +26,10 @@ import yaml
 
 from maeid.hlvm.spec import GraphSpec, Node, SpecError
 
+# libyaml's C loader/dumper when present: qt224's spec has ~1000 nodes.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 _TOP_KEYS = {"nodes", "name", "image_shape", "meta"}
 _NODE_KEYS = {"dim", "parents", "observed", "noise_dim", "noise_scale", "level", "block"}
 
@@ -43,7 +47,7 @@ def load_yaml(path: str | os.PathLike[str]) -> GraphSpec:
 def spec_from_yaml(text: str, default_name: str = "model", source: str = "<yaml>") -> GraphSpec:
     """Parse a model spec from YAML text (see the module doc for the format)."""
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as err:
         raise SpecError(f"{source}: not valid YAML: {err}") from None
     return spec_from_dict(doc, default_name=default_name, source=source)
@@ -159,7 +163,7 @@ def spec_to_dict(spec: GraphSpec) -> dict[str, Any]:
 def dump_yaml(spec: GraphSpec) -> str:
     """YAML text that `spec_from_yaml` reads back to an equal spec; one line per node."""
 
-    class _Dumper(yaml.SafeDumper):
+    class _Dumper(_BaseDumper):  # type: ignore[valid-type, misc]
         pass
 
     def node_mapping(dumper: yaml.SafeDumper, data: _Flow) -> yaml.Node:
