@@ -6,12 +6,13 @@ same images and the same masks (the same noise), and the same optimiser (AdamW, 
 run side by side in one process, interleaved in rounds so that a change in machine load
 hits both alike; steps/s is total steps over total time.
 
-Peak memory: each model trains again in its own subprocess, which records its resident
-set before the first step (model, optimiser and data in place) and its peak resident set
-(`ru_maxrss`) after the steps; the difference is the memory a training step needs on top
-of the resident model (activations, gradients, optimiser state). torch's CPU allocator
-keeps no statistics, and tracemalloc does not see tensor memory, so RSS is the honest
-measure here.
+Peak memory: each model trains again in its own subprocess. Once model, optimiser and
+data are in place, the subprocess records its resident set and resets the kernel's
+high-water mark (`/proc/self/clear_refs`, Linux); after the steps it reads the peak
+resident set (`VmHWM`). "peak MB" is that peak, "step MB" its excess over the resident
+set before the first step: activations, gradients and optimiser state. torch's CPU
+allocator keeps no statistics and tracemalloc does not see tensor memory, so the kernel's
+count of resident pages is the honest measure here.
 
     .venv/bin/python benchmarks/bench_mae.py            # both sizes
     .venv/bin/python benchmarks/bench_mae.py --sizes small --rounds 3 --steps 4
@@ -20,8 +21,8 @@ measure here.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -101,21 +102,26 @@ def batch(preset: str, n: int, seed: int):
     return x, noise
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        pages = int(f.read().split()[1])
-    return pages * resource.getpagesize() / 2**20
+def status_mb(field: str) -> float:
+    """A memory line of /proc/self/status (VmRSS, VmHWM), in MiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status (Linux only)")
 
 
 def memory_child(which: str, size: str, steps: int) -> None:
     cfg = SIZES[size]
     _, step = build(which, cfg["preset"])
     x, noise = batch(cfg["preset"], cfg["batch"], 0)
-    before = rss_mb()
+    gc.collect()
+    before = status_mb("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the peak (VmHWM) to the current resident set
     for _ in range(steps):
         step(x, noise)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"before_mb": before, "peak_mb": peak}))
+    print(json.dumps({"before_mb": before, "peak_mb": status_mb("VmHWM")}))
 
 
 def measure_memory(which: str, size: str, steps: int) -> dict:
