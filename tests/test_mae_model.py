@@ -230,3 +230,12 @@ def test_bad_images_and_noise():
         model(images(c=1))
     with pytest.raises(ValueError, match="one value per masking unit"):
         model(images(), 0.75, torch.rand(3, 15))
+
+
+def test_prediction_to_image_undoes_norm_pix():
+    model = tiny(norm_pix_loss=True)
+    x = images() * 2 + 1
+    perfect = normalize_patches(patchify(x, 4))
+    assert torch.allclose(model.prediction_to_image(perfect, x), x, atol=1e-4)
+    plain = tiny()
+    assert torch.equal(plain.prediction_to_image(patchify(x, 4), x), x)

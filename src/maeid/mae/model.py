@@ -259,6 +259,21 @@ class MaskedAutoencoder(nn.Module):
         return self.forward_loss(imgs, pred, masks.mask), pred, masks.mask
 
     # ------------------------------------------------------------- evaluation
+    def prediction_to_image(self, pred: torch.Tensor, imgs: torch.Tensor) -> torch.Tensor:
+        """(N, L, p*p*C) predictions -> (N, C, H, W) in pixel units.
+
+        Under `norm_pix_loss` the model predicts per-patch standardised pixels; they are
+        mapped back with each true patch's mean and spread (as the reference's
+        visualisation does), so reconstructions are comparable to the images. Note that
+        this borrows each masked patch's true mean and variance.
+        """
+        if self.norm_pix_loss:
+            target = self.patchify(imgs)
+            mean = target.mean(dim=-1, keepdim=True)
+            std = (target.var(dim=-1, keepdim=True) + 1e-6) ** 0.5
+            pred = pred * std + mean
+        return self.unpatchify(pred)
+
     def encode(self, imgs: torch.Tensor, mask: torch.Tensor | None = None) -> Features:
         """Encoder features of all tokens, or of the visible tokens of `mask` (N, L), 1 =
         masked, e.g. `sample_masks(...).mask`. Every row must keep the same number of
