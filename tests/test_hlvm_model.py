@@ -114,6 +114,14 @@ def test_nodes_are_standardised():
     np.testing.assert_allclose(s.latents["z0"].std(0), 1.0, atol=0.05)  # root = unit noise
 
 
+def test_registered_models_build_with_their_structure():
+    shapes = {name: load_model(name).spec.image_shape for name in model_names()}
+    assert shapes["qt32"] == (1, 32, 32) and shapes["qt224"] == (3, 224, 224)
+    qt64 = load_model("qt64").spec
+    assert shapes["qt64"] == (1, 64, 64) and len(qt64.observed) == 64
+    assert qt64["x_7_7"].block == (56, 56, 8, 8) and qt64.noise_dim("x_7_7") == 48
+
+
 def test_large_models_are_cheap_to_build():
     model = load_model("qt224")
     assert model.spec.image_shape == (3, 224, 224)

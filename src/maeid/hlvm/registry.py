@@ -3,7 +3,8 @@
 - `qt32`: the reference model of design.md. 32x32x1 images, 4x4 leaf blocks, latent
   levels of dims 2, 4, 8 (1, 4, 16 nodes), 64 observed leaves of 16 pixels, every
   mechanism square, noise scales (1, 0.3, 0.3, 0.3).
-- `qt64`: the same hierarchy one level deeper, 64x64x1 (dims 2, 4, 8, 16; leaves 4x4).
+- `qt64`: qt32's tree at twice the resolution for ViT patch 8: 64x64x1, 8x8 leaf blocks
+  (64 values, 48 of them the leaf's own noise), latent dims 4, 8, 16.
 - `qt224`: ImageNet-shaped, 224x224x3 with 8x8 leaves (one ViT-B/8 token each),
   branching 7, 2, 2 and dims 16, 32, 64 (784 leaves of 192 values). Building it is
   cheap; mechanisms are only drawn when it first samples.
@@ -22,7 +23,7 @@ from maeid.hlvm.yaml_spec import load_yaml
 
 BUILDERS: dict[str, Callable[[], GraphSpec]] = {
     "qt32": lambda: quadtree_spec(32, 1, leaf=4, dims=(2, 4, 8), name="qt32"),
-    "qt64": lambda: quadtree_spec(64, 1, leaf=4, dims=(2, 4, 8, 16), name="qt64"),
+    "qt64": lambda: quadtree_spec(64, 1, leaf=8, dims=(4, 8, 16), name="qt64"),
     "qt224": lambda: quadtree_spec(
         224, 3, leaf=8, branching=(7, 2, 2), dims=(16, 32, 64), name="qt224"
     ),
