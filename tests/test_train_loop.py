@@ -124,3 +124,17 @@ def test_cli_trains_and_reports_bad_keys(tmp_path, capsys):
     assert "run.steps: 2 in the checkpoint, 3 now" in capsys.readouterr().err
     assert main([*args[:3], "--out", str(tmp_path / "x"), "--set", "optim.lrr=1"]) == 2
     assert "optim.lrr" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+    reason="apt-get install dataset-fashion-mnist",
+)
+def test_fashion_mnist_config_trains(tmp_path):
+    config = TINY.with_name("fashion_mnist.yaml")
+    cfg = load_config(config, ["model.preset=tiny", "optim.batch_size=16", "run.steps=2",
+                               "run.recon_every=0", "run.progress=false"])  # fmt: skip
+    result = train(cfg, tmp_path)
+    assert result.model.img_size == (32, 32) and result.model.in_chans == 1  # padded 28 -> 32
+    assert result.step == 2 and 0 < result.last_loss < 100
+    assert load_config(tmp_path / "config.yaml").data.mean == (0.2860,)

@@ -81,12 +81,15 @@ def save_reconstruction_grid(
         label = name
         if norm_pix and name.startswith("prediction"):
             label += "\n(norm-pix; de-normalised with\nvisible patches' pooled stats)"
+        if name == "masked":
+            label += " (blue)"
         axes[0, col].set_title(label, fontsize=7)
         for row in range(n):
             lo, hi = float(original[row].min()), float(original[row].max())
             img = imgs[row].permute(1, 2, 0).clamp(lo, hi)
             img = (img - lo) / max(hi - lo, 1e-8)  # each row on its original's scale
             ax = axes[row, col]
+            ax.set_facecolor("#9ecae1")  # shows through the blank (NaN) masked patches
             if img.shape[-1] == 1:
                 ax.imshow(img[..., 0].numpy(), cmap="gray", vmin=0, vmax=1)
             else:
