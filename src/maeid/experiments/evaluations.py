@@ -7,7 +7,8 @@ A sweep's `evaluate` names any of:
   on the visible tokens of masks from the training sampler, and on the full image, on
   held-out samples; beside the theory's prediction for the same sampler. Options:
   `samples` (held-out samples, 2000), `pred_masks` (masks averaged for the prediction,
-  8), `landmarks` and `max_train` (the kernel ridge's size).
+  8), `landmarks` and `max_train` (the kernel ridge's size), `untrained_baseline` (also
+  measure the encoder at initialisation, the floor that training adds to; true).
 - `probe`, `knn`, `tsne`, `reconstruction`, `attention`, `robustness` (the paper's
   real-image measurements, `maeid.evaluate.suite`). Options are `EvalOptions` fields
   (`max_train`, `max_test`, `probe_epochs`, `pool`, ...), shared by these measures.
@@ -116,10 +117,38 @@ def identifiability(model: nn.Module, cfg: TrainConfig, options: Mapping[str, An
         "p_identified": "p_in_c",
     }
     per_level = result["per_level"]
-    return {
+    metrics = {
         ours: {f"level_{lv}": per_level[lv][theirs] for lv in sorted(per_level)}
         for ours, theirs in names.items()
     }
+    if options.get("untrained_baseline", True):
+        metrics.update(_untrained_baseline(model, cfg, held_out, regressor))
+    return metrics
+
+
+def _untrained_baseline(model: nn.Module, cfg: TrainConfig, held_out, regressor) -> Metrics:
+    """R² per level from the same encoder at initialisation: the floor training adds to.
+
+    A random ViT's pooled features already carry much of the image (every latent is a
+    function of the full image), so a measured R² means something only against this.
+    Both representations, with the same masks as the measurement.
+    """
+    from maeid.evaluate.identifiability import summarise_r2
+    from maeid.evaluate.practical import pooled_features
+    from maeid.evaluate.regression import latent_r2
+
+    torch.manual_seed(cfg.run.seed)  # the training run's initialisation
+    untrained = type(model)(**model.config).eval()
+    n = len(next(iter(held_out.latents.values())))
+    images = held_out.images.batch(torch.arange(n))
+    out: Metrics = {}
+    for name, ratio in (("untrained", cfg.mask.ratio), ("untrained_full", None)):
+        # The seed matches practical_identifiability's, so the masks are the measured ones.
+        feats = pooled_features(untrained, images, ratio, seed=cfg.run.seed)
+        r2 = latent_r2(feats.double().numpy(), held_out.latents, regressor)
+        per_level = summarise_r2(held_out.model.spec, r2)["per_level"]
+        out[name] = {f"level_{lv}": v for lv, v in sorted(per_level.items())}
+    return out
 
 
 def _suite(
