@@ -137,17 +137,14 @@ class HierarchicalModel:
                 node_seed(self.seed, node.name), depth=self.depth, slope=self.slope,
             )  # fmt: skip
             raw = mech.raw(
-                np.concatenate([*(values[p] for p in node.parents), noises[node.name]], 1)
+                np.concatenate([*(values[p] for p in node.parents), noises.pop(node.name)], 1)
             )
             # A coordinate that never varies (zero noise, degenerate parents) keeps scale 1.
             std = raw.std(axis=0)
             mech = mech.standardised(raw.mean(axis=0), np.where(std > 1e-12, std, 1.0))
             mechanisms[node.name] = mech
             if waiting[node.name]:
-                values[node.name] = mech.forward(
-                    np.concatenate([*(values[p] for p in node.parents), noises[node.name]], 1)
-                )
-            del noises[node.name]
+                values[node.name] = (raw - mech.shift) / mech.scale  # == mech.forward(inputs)
             for p in node.parents:
                 waiting[p] -= 1
                 if not waiting[p]:
