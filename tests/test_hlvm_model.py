@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from maeid.hlvm import (
     HierarchicalModel,
@@ -167,3 +169,20 @@ nodes:
     no_pixel_noise = HierarchicalModel(spec_from_yaml(text % (0.5, 0.0, 0.0)), seed=0)
     shares = [r.share for r in variance_by_level(no_pixel_noise, n=2048, seed=1)]
     assert abs(shares[-1]) < 1e-9 and shares[1] > 0.02
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    parent_dims=st.lists(st.integers(1, 6), max_size=3),
+    noise_dim=st.integers(0, 6),
+    extra=st.integers(0, 5),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_any_mechanism_inverts(parent_dims, noise_dim, extra, seed):
+    d_in = sum(parent_dims) + noise_dim
+    if d_in == 0:
+        return
+    mech = random_mechanism(tuple(parent_dims), noise_dim, d_in + extra, seed=seed)
+    mech = mech.standardised(np.full(d_in + extra, 0.5), np.full(d_in + extra, 2.0))
+    x = np.random.default_rng(seed).standard_normal((64, d_in))
+    np.testing.assert_allclose(mech.inverse_inputs(mech.forward(x)), x, atol=1e-8)
