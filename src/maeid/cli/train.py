@@ -19,10 +19,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "train",
         help="pre-train an MAE on synthetic data, Fashion-MNIST or an image folder",
-        description="Pre-train a masked autoencoder with the reference recipe (AdamW "
-        "0.9/0.95, weight decay 0.05, lr = base_lr x batch / 256, warm-up then cosine). "
-        "Runs on one process, or one per device under torchrun (DDP). See configs/*.yaml "
-        "for every key.",
+        description="Pre-train a masked autoencoder with the reference recipe (AdamW\n"
+        "0.9/0.95, weight decay 0.05, lr = base_lr x batch / 256, warm-up then cosine).\n"
+        "Runs on one process, or one per device under torchrun (DDP). configs/*.yaml\n"
+        "show every key; the run directory gets config.yaml, metrics.jsonl, TensorBoard\n"
+        "events, recon/step_*.png and checkpoints/last.pt.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
         "  maeid train --config configs/qt32.yaml --out runs/qt32\n"
