@@ -65,7 +65,11 @@ def restore_rng(state: dict[str, Any], mask_generator: torch.Generator | None = 
 
 
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """The raw checkpoint dict, checked to be one of ours."""
+    """The raw checkpoint dict, checked to be one of ours.
+
+    The file is unpickled in full (it holds numpy and python RNG states), so read only
+    checkpoints you trust, as with any `torch.load(weights_only=False)`.
+    """
     path = Path(path)
     if path.is_dir():  # a run directory
         path = path / "checkpoints" / "last.pt"

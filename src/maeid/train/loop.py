@@ -158,6 +158,13 @@ def train(
             if diffs:
                 listed = "; ".join(f"{k}: {a!r} in the checkpoint, {b!r} now" for k, a, b in diffs)
                 raise ValueError(f"cannot resume {ckpt_path} under a different config: {listed}")
+            saved_batches = ckpt["data_order"]["batches_per_epoch"]
+            if saved_batches != stream.steps_per_epoch:
+                raise ValueError(
+                    f"cannot resume {ckpt_path}: the data now make {stream.steps_per_epoch} "
+                    f"batches per epoch, the checkpoint's made {saved_batches}; point "
+                    "data.data_dir at the data the run started with"
+                )
             model.load_state_dict(ckpt["model"])
             optimizer.load_state_dict(ckpt["optimizer"])
             scheduler.load_state_dict(ckpt["scheduler"])
