@@ -66,3 +66,18 @@ def test_evaluation_options_accepts_lists_and_mappings():
     assert evaluation_options(["probe", "knn"]) == {"probe": {}, "knn": {}}
     assert evaluation_options({"probe": None, "knn": {"k": 5}}) == {"probe": {}, "knn": {"k": 5}}
     assert evaluation_options(None) == {}
+
+
+def test_launch_spreads_a_run_over_torchrun_processes(tmp_path):
+    from maeid.experiments.pipeline import torchrun_command
+
+    raw = {**TINY, "launch": {"nproc_per_node": 4}}
+    point = SweepSpec.from_dict(raw).points()[0]
+    assert point.config["launch"] == {"nproc_per_node": 4}
+    assert point.config_hash != SweepSpec.from_dict(TINY).points()[0].config_hash
+    cmd = torchrun_command(tmp_path / "c.yaml", tmp_path / "train", True, 4)
+    assert cmd[1:] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4",
+                       "-m", "maeid", "train", "--config", str(tmp_path / "c.yaml"),
+                       "--out", str(tmp_path / "train"), "--resume"]  # fmt: skip
+    with pytest.raises(ValueError, match="launch"):
+        SweepSpec.from_dict({**TINY, "launch": {"gpus": 2}})

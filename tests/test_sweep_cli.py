@@ -84,3 +84,19 @@ def test_slurm_dry_run_leaves_out_finished_runs(tmp_path, monkeypatch, capsys):
 def test_a_missing_spec_is_one_clear_line(tmp_path, capsys):
     assert main(["sweep", str(tmp_path / "nope.yaml"), "--db", str(tmp_path / "r.db")]) == 2
     assert "nope.yaml not found" in capsys.readouterr().err
+
+
+def test_every_shipped_sweep_spec_resolves():
+    from pathlib import Path
+
+    from maeid.experiments.sweep_spec import SweepSpec
+
+    specs = sorted(Path(__file__).parents[1].glob("configs/sweeps/*.yaml"))
+    assert any(p.name == "demo.yaml" for p in specs)
+    for path in specs:
+        spec = SweepSpec.from_yaml(path)
+        points = spec.points()
+        assert len(points) == spec.size >= 1
+        assert len({p.config_hash for p in points}) == len(points), path.name
+    demo = SweepSpec.from_yaml(Path(__file__).parents[1] / "configs/sweeps/demo.yaml")
+    assert len(demo.grid["mask_ratio"]) >= 3 and len(demo.grid["mask_unit"]) >= 2

@@ -14,6 +14,7 @@ grid:                            # the cartesian product of these is the sweep
 evaluate:                        # measurements after training, with options
   identifiability: {samples: 2000}   # (see maeid.experiments.evaluations); or a list of names
 run: maeid.experiments.pipeline:train_and_evaluate   # optional: the function run per point
+launch: {nproc_per_node: 4}      # optional: train each point with torchrun on 4 GPUs
 ```
 
 Each point's *run config* is `{"train": <resolved training config>, "evaluate": {...}}`;
@@ -44,7 +45,18 @@ AXIS_KEYS: dict[str, str] = {
     "seed": "run.seed",
 }
 
-_SPEC_KEYS = {"name", "base", "config", "set", "grid", "evaluate", "run", "out", "description"}
+_SPEC_KEYS = {
+    "name",
+    "base",
+    "config",
+    "set",
+    "grid",
+    "evaluate",
+    "run",
+    "out",
+    "description",
+    "launch",
+}
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,7 @@ class SweepSpec:
     overrides: dict[str, Any] = field(default_factory=dict)
     evaluate: dict[str, dict[str, Any]] = field(default_factory=dict)
     run: str = DEFAULT_RUN
+    launch: dict[str, Any] = field(default_factory=dict)
     out: Path | None = None
     description: str = ""
 
@@ -121,6 +134,9 @@ class SweepSpec:
             raise ValueError(
                 f"{src}: `run` {run!r} must be an import path 'package.module:function'"
             )
+        launch = raw.get("launch") or {}
+        if not isinstance(launch, Mapping) or set(launch) - {"nproc_per_node"}:
+            raise ValueError(f"{src}: `launch` takes only nproc_per_node (GPUs per run)")
         out = raw.get("out")
         if out is not None and where is not None and not Path(out).is_absolute():
             out = Path(out)  # relative to the working directory, like --out
@@ -131,6 +147,7 @@ class SweepSpec:
             overrides=dict(overrides),
             evaluate={str(k): dict(v or {}) for k, v in evaluate.items()},
             run=run,
+            launch=dict(launch),
             out=None if out is None else Path(out),
             description=str(raw.get("description", "")),
         )
@@ -161,6 +178,8 @@ class SweepSpec:
             for key, value in params.items():
                 set_dotted(config, AXIS_KEYS.get(key, key), value)
             run_config = {"train": resolve(config), "evaluate": copy.deepcopy(self.evaluate)}
+            if self.launch:
+                run_config["launch"] = dict(self.launch)
             points.append(SweepPoint(params, run_config, config_hash(run_config)))
         return points
 
