@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -87,8 +88,6 @@ def test_a_missing_spec_is_one_clear_line(tmp_path, capsys):
 
 
 def test_every_shipped_sweep_spec_resolves():
-    from pathlib import Path
-
     from maeid.experiments.sweep_spec import SweepSpec
 
     specs = sorted(Path(__file__).parents[1].glob("configs/sweeps/*.yaml"))
@@ -100,3 +99,66 @@ def test_every_shipped_sweep_spec_resolves():
         assert len({p.config_hash for p in points}) == len(points), path.name
     demo = SweepSpec.from_yaml(Path(__file__).parents[1] / "configs/sweeps/demo.yaml")
     assert len(demo.grid["mask_ratio"]) >= 3 and len(demo.grid["mask_unit"]) >= 2
+
+
+class _FakeJob:
+    """What submitit returns per task; here the task has already run in-process."""
+
+    def __init__(self, index: int, fn, args):
+        self.job_id = f"4242_{index}"
+        try:
+            self._result, self._error = fn(*args), None
+        except Exception as err:
+            self._result, self._error = None, err
+
+    def done(self) -> bool:
+        return True
+
+    def result(self):
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+class _FakeExecutor:
+    """A stand-in for submitit.AutoExecutor that records parameters and runs tasks inline."""
+
+    last = None
+
+    def __init__(self, folder):
+        self.folder, self.params, self.jobs = folder, {}, []
+        _FakeExecutor.last = self
+
+    def update_parameters(self, **params):
+        self.params.update(params)
+
+    def batch(self):
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    def submit(self, fn, *args):
+        self.jobs.append(_FakeJob(len(self.jobs), fn, args))
+        return self.jobs[-1]
+
+
+def test_slurm_submit_records_each_task_result(tmp_path, monkeypatch):
+    import types
+
+    from maeid.experiments.slurm import SlurmOptions, submit
+    from maeid.experiments.sweep_spec import SweepSpec
+
+    monkeypatch.setitem(sys.modules, "submitit", types.SimpleNamespace(AutoExecutor=_FakeExecutor))
+    spec = SweepSpec.from_yaml(make_spec(tmp_path, monkeypatch))
+    tally = submit(
+        spec, tmp_path / "r.db", tmp_path / "runs", SlurmOptions(partition="p"), poll_s=0
+    )
+    assert tally == {"done": 4, "failed": 0, "lost": 0}
+    assert _FakeExecutor.last.params["slurm_partition"] == "p"
+    with ResultsDB(tmp_path / "r.db") as results:
+        runs = results.runs("grid")
+    assert {r.status for r in runs} == {"done"}
+    assert sorted(r.metrics["score"] for r in runs) == [0.5, 0.5, 0.75, 0.75]
+    assert all((Path(r.run_dir) / "result.json").is_file() for r in runs)
+    # Nothing left: a second submission submits no task.
+    assert submit(spec, tmp_path / "r.db", tmp_path / "runs", SlurmOptions(), poll_s=0)["done"] == 0

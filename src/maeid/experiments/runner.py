@@ -280,14 +280,17 @@ def _work_in_processes(db, db_path, sweep, run_fn, workers, bar, heartbeat_s, st
     start = db.counts(sweep)
     for p in procs:
         p.start()
+    shown = None
     try:
         while any(p.is_alive() for p in procs):
             time.sleep(1.0)
             counts = db.counts(sweep)
-            bar.n = counts["done"]
             running = db.runs(sweep, status="running")
-            bar.set_postfix_str(" | ".join(_step_progress(r) for r in running), refresh=False)
-            bar.refresh()
+            status = (counts["done"], " | ".join(_step_progress(r) for r in running))
+            if status != shown:  # redraw on news only: logs stay readable off a terminal
+                bar.n, shown = status[0], status
+                bar.set_postfix_str(status[1], refresh=False)
+                bar.refresh()
     finally:
         for p in procs:
             p.join()
