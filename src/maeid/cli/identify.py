@@ -22,6 +22,15 @@ from maeid.evaluate.formal import (
 from maeid.evaluate.regression import METHODS, RegressorConfig
 
 
+class _ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Show defaults, except where there is none to show (None, flags)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or isinstance(action.default, bool) or action.default == []:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "identify",
@@ -34,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "others, the ceiling that the true values of S(m) reach with the same regressor. "
         "Prints measured beside predicted and writes identify.json (one object per mask "
         "and latent), masks.json (per-mask summary) and identify.png.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_ShowDefaults,
     )
     p.add_argument("--model", default="qt32", help="builder name (e.g. qt32) or a YAML path")
     p.add_argument("--model-seed", type=int, default=0, help="seed of the model's mechanisms")
