@@ -126,7 +126,8 @@ def memory_child(which: str, size: str, steps: int) -> None:
 
 def measure_memory(which: str, size: str, steps: int) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--memory-child", which, size, "--steps", str(steps)],
+        [sys.executable, __file__, "--memory-child", which, size, "--steps", str(steps),
+         "--threads", str(torch.get_num_threads())],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -159,7 +160,10 @@ def main() -> None:
     parser.add_argument(
         "--memory-child", nargs=2, metavar=("MODEL", "SIZE"), help=argparse.SUPPRESS
     )
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.memory_child:
         memory_child(*args.memory_child, args.steps)
         return
