@@ -138,3 +138,24 @@ def test_fashion_mnist_config_trains(tmp_path):
     assert result.model.img_size == (32, 32) and result.model.in_chans == 1  # padded 28 -> 32
     assert result.step == 2 and 0 < result.last_loss < 100
     assert load_config(tmp_path / "config.yaml").data.mean == (0.2860,)
+
+
+def test_image_folder_trains_with_loader_workers(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls in ("a", "b"):
+        (tmp_path / "images" / cls).mkdir(parents=True)
+        for i in range(8):
+            pixels = rng.integers(0, 256, (24 + i, 30, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "images" / cls / f"{i}.png")
+    cfg = load_config(TINY, [
+        "data.source=image_folder", f"data.data_dir={tmp_path / 'images'}", "data.img_size=16",
+        "data.num_workers=2", "optim.batch_size=8", "run.steps=3", "run.recon_every=3",
+        "run.progress=false",
+    ])  # fmt: skip
+    result = train(cfg, tmp_path / "run")
+    assert result.model.img_size == (16, 16) and result.model.in_chans == 3
+    assert (tmp_path / "run" / "recon" / "step_0000003.png").is_file()
+    assert load_config(tmp_path / "run" / "config.yaml").data.mean == (0.485, 0.456, 0.406)
