@@ -33,8 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     result = run_demo(args.out, args.spec, args.workers)
     counts = result.sweep.counts
-    print("\nPredicted (theory) and measured (trained encoder, visible tokens) R² per latent")
-    print("level, qt32; level 0 is the root, higher levels are closer to the pixels:\n")
+    print(
+        "\nR² per latent level of qt32 (level 0 is the root; higher levels are closer to the "
+        "pixels):\npred = the theory's prediction for the run's masks, meas = the trained "
+        "encoder on visible\ntokens, init = the same encoder before training (the floor).\n"
+    )
     print(result.report.headline)
     print(
         f"\n{counts['done']} run(s) done, {counts['failed']} failed; "

@@ -242,7 +242,7 @@ def _reconstruction_section(rows, out: Path, figures: list[Path]) -> str:
 
 
 def _per_run_images_section(runs: list[RunRecord], out: Path) -> str:
-    title = "## Attention maps and t-SNE per run"
+    title = "## Per run: attention maps, reconstructions, t-SNE"
     blocks = []
     for run in runs:
         if run.status != "done" or not run.artefacts:
@@ -257,5 +257,7 @@ def _per_run_images_section(runs: list[RunRecord], out: Path) -> str:
             links = " ".join(f"![{name}]({os.path.relpath(p, out)})" for name, p in images)
             blocks.append(f"**Run {run.id}** ({point})\n\n{links}")
     if not blocks:
-        return f"{title}\n\n_No attention or t-SNE images among the runs' artefacts._"
+        return (
+            f"{title}\n\n_No attention, reconstruction or t-SNE images among the runs' artefacts._"
+        )
     return f"{title}\n\n" + "\n\n".join(blocks)
