@@ -128,6 +128,16 @@ def test_a_run_owned_by_a_dead_process_is_claimed_again(tmp_path):
         assert db.claim_next("s") is None
 
 
+def test_non_finite_metrics_are_stored_as_null(tmp_path):
+    with ResultsDB(tmp_path / "r.db") as db:
+        add(db, 1)
+        claim = db.claim_next("s")
+        assert db.finish(claim, {"r2": {"a": float("nan"), "b": 0.5}, "psnr": float("inf")}, {})
+        run = db.runs()[0]
+        assert run.status == "done" and run.metrics == {"r2": {"a": None, "b": 0.5}, "psnr": None}
+        assert db.metric_table()[0]["r2.b"] == 0.5 and "r2.a" not in db.metric_table()[0]
+
+
 def test_failed_runs_are_retried_only_on_request(tmp_path):
     with ResultsDB(tmp_path / "r.db") as db:
         add(db, 1)

@@ -180,6 +180,21 @@ def flatten_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, f
     return flat
 
 
+def finite_or_none(value: Any) -> Any:
+    """`value` with every NaN or infinite float replaced by None (strict JSON has neither).
+
+    A regression on a constant latent, or PSNR of identical images, can give one; the run
+    is still a result.
+    """
+    if isinstance(value, Mapping):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_or_none(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 class ResultsDB:
     """The sweep results database at `path` (created on first use).
 
@@ -188,7 +203,11 @@ class ResultsDB:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, stale_after_s: float = 120.0, timeout_s=60.0
+        self,
+        path: str | os.PathLike[str],
+        *,
+        stale_after_s: float = 120.0,
+        timeout_s: float = 60.0,
     ):
         self.path = Path(path)
         if self.path.parent and not self.path.parent.exists():
@@ -368,8 +387,10 @@ class ResultsDB:
     ) -> bool:
         """Store the run's metrics and mark it `done`, all in one transaction.
 
-        Returns False (and writes nothing) when the claim was lost meanwhile.
+        Returns False (and writes nothing) when the claim was lost meanwhile. Non-finite
+        numbers are stored as null.
         """
+        metrics = finite_or_none(metrics)
         now = time.time()
         with self._transaction() as conn:
             cur = conn.execute(

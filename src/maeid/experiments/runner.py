@@ -38,7 +38,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from maeid.experiments.results_db import Claim, ResultsDB, RunRecord
+from maeid.experiments.results_db import Claim, ResultsDB, RunRecord, finite_or_none
 from maeid.experiments.sweep_spec import SweepSpec
 
 RESULT_FILE = "result.json"
@@ -96,7 +96,8 @@ def register(spec: SweepSpec, db: ResultsDB, out_dir: Path, resolve=None) -> lis
 
 def write_result(run_dir: Path, outcome: RunOutcome) -> None:
     """`run_dir/result.json`, written atomically."""
-    payload = json.dumps({"metrics": outcome.metrics, "artefacts": outcome.artefacts}, indent=1)
+    result = {"metrics": finite_or_none(outcome.metrics), "artefacts": outcome.artefacts}
+    payload = json.dumps(result, indent=1, allow_nan=False)
     fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".result-", suffix=".json")
     with os.fdopen(fd, "w") as f:
         f.write(payload)
