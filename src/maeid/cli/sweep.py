@@ -43,7 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1,
         help="local processes running points in parallel (they share the CPU cores; default 1)",
     )
-    p.add_argument("--launcher", choices=("local", "slurm"), default="local")
+    p.add_argument(
+        "--launcher",
+        choices=("local", "slurm"),
+        default="local",
+        help="local: this machine; slurm: one job array through submitit (pip install "
+        "'maeid[slurm]'), results recorded here as tasks end",
+    )
     p.add_argument(
         "--dry-run",
         action="store_true",
@@ -54,7 +60,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--partition", help="SLURM partition")
     g.add_argument("--account", help="SLURM account")
     g.add_argument("--time-min", type=int, default=120, help="time limit per run (minutes)")
-    g.add_argument("--gpus-per-node", type=int, default=1)
+    g.add_argument(
+        "--gpus-per-node",
+        type=int,
+        default=1,
+        help="GPUs per task; to train each run on several, also set the spec's "
+        "`launch: {nproc_per_node: K}` (torchrun)",
+    )
     g.add_argument("--cpus-per-task", type=int, default=8)
     g.add_argument("--mem-gb", type=int, default=32)
     g.add_argument("--parallel", type=int, default=64, help="array tasks running at once")
