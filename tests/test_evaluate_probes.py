@@ -44,8 +44,8 @@ def test_knn_classifies_clusters_and_uses_cosine():
 
 def test_tsne_is_seeded_and_plots(tmp_path):
     x, y = _blobs(n_per_class=30)
-    e1, l1 = tsne_embedding(x.numpy(), y.numpy(), per_class=20, seed=0)
-    e2, _ = tsne_embedding(x.numpy(), y.numpy(), per_class=20, seed=0)
+    e1, l1 = tsne_embedding(x.numpy(), y.numpy(), per_class=20, seed=0, max_iter=250)
+    e2, _ = tsne_embedding(x.numpy(), y.numpy(), per_class=20, seed=0, max_iter=250)
     assert e1.shape == (80, 2) and np.allclose(e1, e2)
     out = plot_tsne(e1, l1, tmp_path / "tsne.png")
     assert out.stat().st_size > 1000
