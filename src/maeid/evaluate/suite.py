@@ -176,7 +176,6 @@ def evaluate_checkpoint(
 ) -> dict[str, object]:
     """Run `measures` (default: all that `data` supports); write eval.json and figures."""
     opts = opts or EvalOptions()
-    out = Path(out_dir)
     measures = list(measures or default_measures(data))
     unknown = sorted(set(measures) - set(MEASURES))
     if unknown:
@@ -189,148 +188,137 @@ def evaluate_checkpoint(
     if "identify" in measures and not data.latents:
         raise ValueError(f"identify needs true latents; {data.name} has none (use synthetic)")
     model.eval()
-    ratio = float(cfg.mask.ratio)
+    run = _Run(model, data, opts, Path(out_dir), float(cfg.mask.ratio))
     result: dict[str, object] = {
         "checkpoint": checkpoint,
         "data": data.name,
-        "mask_ratio": ratio,
+        "mask_ratio": run.ratio,
         "mask_unit": int(model.mask_unit),
         "patch_size": int(model.patch_size),
         "options": opts.__dict__,
-        "figures": [],
     }
-    figures: list[str] = result["figures"]  # type: ignore[assignment]
     bar = tqdm(measures, disable=not opts.progress, desc="evaluate")
-    feats: dict[str, torch.Tensor] = {}
-    head = None
     for name in bar:
         bar.set_postfix(measure=name)
-        if name in ("probe", "knn", "tsne", "robustness") and not feats:
-            feats = {
-                "train": frozen_features(model, data.train_images, opts.pool),
-                "test": frozen_features(model, data.test_images, opts.pool),
-            }
-        if name in ("probe", "robustness") and head is None:
-            from maeid.evaluate.probe import ProbeConfig, linear_probe
-
-            acc, head = linear_probe(
-                feats["train"],
-                data.train_labels,
-                feats["test"],
-                data.test_labels,
-                ProbeConfig(opts.probe_epochs, seed=opts.seed),
-            )
-            result["probe"] = {
-                "top1": acc,
-                "pool": opts.pool,
-                "optimizer": "AdamW",
-                "epochs": opts.probe_epochs,
-                "train": len(feats["train"]),
-                "test": len(feats["test"]),
-            }
-        if name == "knn":
-            from maeid.evaluate.knn import knn_top1
-
-            result["knn"] = {
-                "top1": knn_top1(
-                    feats["train"], data.train_labels, feats["test"], data.test_labels
-                ),
-                "k": 20,
-                "pool": opts.pool,
-            }
-        elif name == "tsne":
-            from maeid.evaluate.tsne import plot_tsne, tsne_embedding
-
-            emb, labels = tsne_embedding(
-                feats["test"].numpy(), data.test_labels.numpy(), seed=opts.seed
-            )
-            figures.append(
-                str(
-                    plot_tsne(
-                        emb,
-                        labels,
-                        out / "tsne.png",
-                        data.class_names,
-                        f"t-SNE of {opts.pool} features, {data.name} test",
-                    )
-                )
-            )
-        elif name == "recon":
-            result["recon"] = _recon(model, data, ratio, opts, out, figures)
-        elif name == "attention":
-            result["attention"] = _attention(model, data, opts, out, figures)
-        elif name == "robustness":
-            from maeid.evaluate.robustness import corruption_accuracy
-
-            n = min(opts.robust_images, len(data.test_images))
-            images01 = _to_unit_range(data, data.test_images[:n])
-            result["robustness"] = corruption_accuracy(
-                lambda x: frozen_features(model, x, opts.pool),
-                head,
-                images01,
-                data.test_labels[:n],
-                data.mean,
-                data.std,
-                seed=opts.seed,
-                progress=opts.progress,
-            )
-        elif name == "identify":
-            from maeid.evaluate.practical import practical_identifiability
-
-            result["identify"] = practical_identifiability(
-                model, data.spec, data.test_images, data.latents, ratio, seed=opts.seed
-            )
-    write_json(out / "eval.json", result)
+        value = getattr(run, name)()
+        if value is not None:
+            result[name] = value
+    if run.head is not None and "probe" not in result:  # robustness trained the probe
+        result["probe"] = run.probe()
+    result["figures"] = run.figures
+    write_json(run.out / "eval.json", result)
     return result
 
 
+class _Run:
+    """One evaluation: each measure is a method returning its numbers (None: figure only).
+
+    Frozen features and the probe are computed once and shared between measures.
+    """
+
+    def __init__(self, model, data: EvalData, opts: EvalOptions, out: Path, ratio: float):
+        self.model, self.data, self.opts, self.out, self.ratio = model, data, opts, out, ratio
+        self.figures: list[str] = []
+        self._feats: dict[str, torch.Tensor] | None = None
+        self.head: nn.Module | None = None
+        self._probe: dict[str, object] | None = None
+
+    def features(self) -> dict[str, torch.Tensor]:
+        if self._feats is None:
+            self._feats = {
+                split: frozen_features(self.model, images, self.opts.pool)
+                for split, images in (("train", self.data.train_images),
+                                      ("test", self.data.test_images))
+            }  # fmt: skip
+        return self._feats
+
+    def probe(self) -> dict[str, object]:
+        from maeid.evaluate.probe import ProbeConfig, linear_probe
+
+        if self._probe is None:
+            f, d = self.features(), self.data
+            config = ProbeConfig(self.opts.probe_epochs, seed=self.opts.seed)
+            acc, self.head = linear_probe(f["train"], d.train_labels, f["test"], d.test_labels,
+                                          config)  # fmt: skip
+            self._probe = {"top1": acc, "pool": self.opts.pool, "optimizer": "AdamW",
+                           "epochs": self.opts.probe_epochs, "train": len(f["train"]),
+                           "test": len(f["test"])}  # fmt: skip
+        return self._probe
+
+    def knn(self) -> dict[str, object]:
+        from maeid.evaluate.knn import knn_top1
+
+        f, d = self.features(), self.data
+        top1 = knn_top1(f["train"], d.train_labels, f["test"], d.test_labels, k=20)
+        return {"top1": top1, "k": 20, "pool": self.opts.pool}
+
+    def tsne(self) -> None:
+        from maeid.evaluate.tsne import plot_tsne, tsne_embedding
+
+        test = self.features()["test"].numpy()
+        emb, labels = tsne_embedding(test, self.data.test_labels.numpy(), seed=self.opts.seed)
+        title = f"t-SNE of {self.opts.pool} features, {self.data.name} test"
+        path = plot_tsne(emb, labels, self.out / "tsne.png", self.data.class_names, title)
+        self.figures.append(str(path))
+
+    def recon(self) -> dict[str, object]:
+        from maeid.evaluate.artifacts import plt
+        from maeid.evaluate.reconstruction import reconstruction_panels, reconstruction_quality
+        from maeid.train.recon import save_reconstruction_grid
+
+        d, model = self.data, self.model
+        imgs = d.test_images[: self.opts.recon_images]
+        quality = reconstruction_quality(model, imgs, d.mean, d.std, self.ratio, d.data_range,
+                                         self.opts.seed)  # fmt: skip
+        panels, _ = reconstruction_panels(model, imgs[:8], self.ratio, self.opts.seed)
+        path = self.out / "reconstructions.png"
+        title = f"{d.name}, mask ratio {self.ratio}, unit {model.mask_unit}px"
+        plt.close(save_reconstruction_grid(panels, path, d.mean, d.std, title,
+                                           model.norm_pix_loss))  # fmt: skip
+        self.figures.append(str(path))
+        return quality
+
+    def attention(self) -> dict[str, object]:
+        from maeid.data.transforms import denormalize
+        from maeid.evaluate.attention import (
+            cls_attention_maps,
+            mean_attention_distance,
+            plot_attention_distance,
+            plot_cls_attention,
+        )
+
+        imgs = self.data.test_images[:256]
+        dist = mean_attention_distance(self.model, imgs)
+        maps = cls_attention_maps(self.model, imgs[:8]).numpy()
+        shown = denormalize(imgs[:8].float(), self.data.mean, self.data.std).numpy()
+        self.figures.append(str(plot_cls_attention(shown, maps, self.out / "cls_attention.png")))
+        self.figures.append(str(plot_attention_distance(dist, self.out / "attention_distance.png")))
+        return {"mean_distance_per_layer": [float(np.mean(h)) for h in dist],
+                "mean_distance_per_head": dist, "images": len(imgs)}  # fmt: skip
+
+    def robustness(self) -> dict[str, object]:
+        from maeid.evaluate.robustness import corruption_accuracy
+
+        self.probe()
+        d = self.data
+        n = min(self.opts.robust_images, len(d.test_images))
+        return corruption_accuracy(
+            lambda x: frozen_features(self.model, x, self.opts.pool), self.head,
+            _to_unit_range(d, d.test_images[:n]), d.test_labels[:n], d.mean, d.std,
+            seed=self.opts.seed, progress=self.opts.progress,
+        )  # fmt: skip
+
+    def identify(self) -> dict[str, object]:
+        from maeid.evaluate.practical import practical_identifiability
+
+        d = self.data
+        return practical_identifiability(self.model, d.spec, d.test_images, d.latents,
+                                         self.ratio, seed=self.opts.seed)  # fmt: skip
+
+
 def _to_unit_range(data: EvalData, images: torch.Tensor) -> torch.Tensor:
+    """Back to pixel values in [0, 1], where corruptions are defined (labelled data is
+    Fashion-MNIST, which lives there)."""
     from maeid.data.transforms import denormalize
 
     return denormalize(images, data.mean, data.std).clamp(0.0, 1.0)
-
-
-def _recon(model, data: EvalData, ratio, opts: EvalOptions, out: Path, figures) -> dict:
-    from maeid.evaluate.reconstruction import reconstruction_panels, reconstruction_quality
-    from maeid.train.recon import save_reconstruction_grid
-
-    imgs = data.test_images[: opts.recon_images]
-    quality = reconstruction_quality(
-        model, imgs, data.mean, data.std, ratio, data.data_range, opts.seed
-    )
-    panels, _ = reconstruction_panels(model, imgs[:8], ratio, opts.seed)
-    fig = save_reconstruction_grid(
-        panels,
-        out / "reconstructions.png",
-        data.mean,
-        data.std,
-        f"{data.name}, mask ratio {ratio}, unit {model.mask_unit}px",
-        model.norm_pix_loss,
-    )
-    from maeid.evaluate.artifacts import plt
-
-    plt.close(fig)
-    figures.append(str(out / "reconstructions.png"))
-    return quality
-
-
-def _attention(model, data: EvalData, opts: EvalOptions, out: Path, figures) -> dict:
-    from maeid.data.transforms import denormalize
-    from maeid.evaluate.attention import (
-        cls_attention_maps,
-        mean_attention_distance,
-        plot_attention_distance,
-        plot_cls_attention,
-    )
-
-    imgs = data.test_images[: min(256, len(data.test_images))]
-    dist = mean_attention_distance(model, imgs)
-    maps = cls_attention_maps(model, imgs[:8]).numpy()
-    shown = denormalize(imgs[:8].float(), data.mean, data.std).numpy()
-    figures.append(str(plot_cls_attention(shown, maps, out / "cls_attention.png")))
-    figures.append(str(plot_attention_distance(dist, out / "attention_distance.png")))
-    return {
-        "mean_distance_per_layer": [float(np.mean(h)) for h in dist],
-        "mean_distance_per_head": dist,
-        "images": len(imgs),
-    }
