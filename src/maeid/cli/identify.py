@@ -99,9 +99,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--threads",
         type=int,
-        default=None,
-        help="torch threads while training (default: torch's choice); 1 is often fastest on "
-        "a machine other jobs keep busy",
+        default=1,
+        help="torch threads while training; 0 = torch's choice. One is fastest on a machine "
+        "that other jobs keep busy",
     )
     p.add_argument(
         "--regressor", choices=METHODS, default="kernel", help="regressor of the R² reported"
@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     config = IdentifyConfig(
         arch=args.arch, steps=steps, seconds=args.seconds, batch_size=args.batch_size,
         lr=args.lr, hidden=args.hidden, depth=args.depth, train_samples=args.train_samples,
-        eval_samples=args.eval_samples, seed=args.seed, threads=args.threads,
+        eval_samples=args.eval_samples, seed=args.seed, threads=args.threads or None,
         regressor=RegressorConfig(method=args.regressor, seed=args.seed),
     )  # fmt: skip
     settings = {"model": args.model, "model_seed": args.model_seed, **dataclasses.asdict(config)}

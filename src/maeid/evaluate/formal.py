@@ -71,7 +71,7 @@ class IdentifyConfig:
     train_samples: int = 32000
     eval_samples: int = 4000
     seed: int = 0
-    threads: int | None = None  # torch intra-op threads while training; None = torch's default
+    threads: int | None = 1  # torch intra-op threads while training; None = torch's default
     regressor: RegressorConfig = field(default_factory=RegressorConfig)
 
     def __post_init__(self) -> None:
@@ -221,8 +221,9 @@ def _train_and_encode(spec, fixed, theory, train: Sample, held_out: Sample, cfg,
     """Train the bottleneck on `train`; return (code of `held_out`, steps, seconds, loss)."""
     threads = torch.get_num_threads()
     if cfg.threads is not None:
-        # On a busy machine one thread per process is often several times faster: torch's
-        # pool spins waiting for cores that other processes hold.
+        # One thread is the default: the MLP is small, and on a busy machine torch's pool
+        # spins waiting for cores that other processes hold (1500 steps did not finish in
+        # 600 s on two threads on our shared 2-core machine; 2000 take ~90 s on one).
         torch.set_num_threads(cfg.threads)
     try:
         return _train(spec, fixed, theory, train, held_out, cfg, progress)
