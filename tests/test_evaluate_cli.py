@@ -27,7 +27,8 @@ def run_dir(tmp_path_factory):
 def test_evaluate_synthetic_writes_recon_attention_identify(run_dir, tmp_path):
     out = tmp_path / "eval"
     code = main(["evaluate", str(run_dir), "--data", "synthetic", "--max-test", "120",
-                 "--recon-images", "8", "--out", str(out), "--no-progress"])  # fmt: skip
+                 "--recon-images", "8", "--out", str(out), "--threads", "1",
+                 "--no-progress"])  # fmt: skip
     assert code == 0
     result = json.loads((out / "eval.json").read_text())
     assert set(result["recon"]) >= {"masked", "composed"}
@@ -51,7 +52,7 @@ def test_evaluate_fashion_mnist_probe_knn_tsne_robustness(run_dir, tmp_path):
     code = main(["evaluate", str(run_dir), "--data", "fashion_mnist", "--measure",
                  "probe,knn,tsne,robustness", "--max-train", "300", "--max-test", "100",
                  "--robust-images", "40", "--probe-epochs", "3", "--out", str(out),
-                 "--no-progress"])  # fmt: skip
+                 "--threads", "1", "--no-progress"])  # fmt: skip
     assert code == 0
     result = json.loads((out / "eval.json").read_text())
     assert 0.1 <= result["probe"]["top1"] <= 1.0  # even random features beat 10-way chance

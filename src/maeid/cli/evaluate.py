@@ -57,6 +57,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--probe-epochs", type=int, default=30)
     p.add_argument("--seed", type=int, default=0, help="seed of masks, subsets, probe, t-SNE")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads; 0 = torch's choice. 1 is fastest on a machine that other jobs "
+        "keep busy",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=run)
 
@@ -80,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         probe_epochs=args.probe_epochs,
         seed=args.seed,
         progress=not args.no_progress,
+        threads=args.threads or None,
     )
     source = args.data or cfg.data.source
     if source == "image_folder":

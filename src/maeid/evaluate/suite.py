@@ -66,6 +66,7 @@ class EvalOptions:
     probe_epochs: int = 30
     seed: int = 0
     progress: bool = True
+    threads: int | None = None  # torch intra-op threads; None = torch's choice
 
 
 def default_measures(data: EvalData) -> list[str]:
@@ -188,7 +189,17 @@ def evaluate_checkpoint(
     if "identify" in measures and not data.latents:
         raise ValueError(f"identify needs true latents; {data.name} has none (use synthetic)")
     model.eval()
-    run = _Run(model, data, opts, Path(out_dir), float(cfg.mask.ratio))
+    threads = torch.get_num_threads()
+    if opts.threads is not None:
+        torch.set_num_threads(opts.threads)
+    try:
+        return _evaluate(model, cfg, data, measures, Path(out_dir), opts, checkpoint)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _evaluate(model, cfg, data, measures, out_dir: Path, opts, checkpoint) -> dict[str, object]:
+    run = _Run(model, data, opts, out_dir, float(cfg.mask.ratio))
     result: dict[str, object] = {
         "checkpoint": checkpoint,
         "data": data.name,
