@@ -224,11 +224,15 @@ def test_two_concurrent_sweeps_on_one_database_never_duplicate_a_run(stub_env):
     db_path, out = stub_env / "r.db", stub_env / "runs"
     cmd = [sys.executable, str(stub_env / "driver.py"), str(spec_path), str(db_path), "1"]
     env = {**os.environ, "GATE": str(stub_env / "go"), "STUB_STEP_S": "0.03"}
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     time.sleep(0.5)
     (stub_env / "go").touch()  # both register and claim at the same moment
     for proc in procs:
-        assert proc.wait(timeout=120) == 0
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
     finished_once_each(db_path, out, 8)
     starts = [e["hash"] for e in events(out) if e["event"] == "start"]
     assert len(starts) == len(set(starts)) == 8  # no run was ever started twice

@@ -221,7 +221,7 @@ class ResultsDB:
         self._conn = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
         self._conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
-        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._enable_wal(timeout_s)
         self._conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints in WAL
         self._conn.execute("PRAGMA foreign_keys = ON")
         with self._transaction():
@@ -229,6 +229,20 @@ class ResultsDB:
                 if statement.strip():
                     self._conn.execute(statement)
             self._check_version()
+
+    def _enable_wal(self, timeout_s: float) -> None:
+        # Switching a new database to WAL needs a moment of exclusive access and, unlike
+        # ordinary statements, does not wait on busy_timeout: two sweeps that create the
+        # same database at once would see "database is locked". Retry until the deadline.
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def _check_version(self) -> None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
