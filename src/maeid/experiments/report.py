@@ -57,9 +57,15 @@ class Report:
 
 
 def build_report(
-    db_path: str | Path, out_dir: str | Path | None = None, sweep: str | None = None
+    db_path: str | Path,
+    out_dir: str | Path | None = None,
+    sweep: str | None = None,
+    extra_sections: Sequence[str] = (),
 ) -> Report:
-    """Write `out_dir/report.md` and its figures from the database at `db_path`."""
+    """Write `out_dir/report.md` and its figures from the database at `db_path`.
+
+    `extra_sections` (Markdown) go right after the header, e.g. the demo's theory profile.
+    """
     db_path = Path(db_path)
     if not db_path.is_file():
         raise FileNotFoundError(f"results database {db_path} not found; run `maeid sweep` first")
@@ -75,6 +81,7 @@ def build_report(
     headline = identifiability_table(rows)
     sections = [
         _header(db_path, sweeps),
+        *extra_sections,
         _runs_section(runs),
         _identifiability_section(rows, out, figures, headline),
         _accuracy_section(rows, out, figures),
