@@ -9,16 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from maeid.cli.help_format import ShowDefaults
 from maeid.evaluate.suite import MEASURES
-
-
-class _ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
-    """Show defaults, except where there is none to show (None, flags)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default is None or isinstance(action.default, bool) or action.default == []:
-            return action.help
-        return super()._get_help_string(action)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(the practical regime: R² per latent level of the masked and the full-image "
         "representation, beside the theory's profile for the checkpoint's ratio and unit); "
         "recon and attention work on any data.",
-        formatter_class=_ShowDefaults,
+        formatter_class=ShowDefaults,
     )
     p.add_argument("checkpoint", help="a checkpoint file or a run directory (checkpoints/last.pt)")
     p.add_argument(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from maeid.cli.help_format import ShowDefaults
 from maeid.evaluate.formal import (
     ARCHITECTURES,
     FixedMask,
@@ -20,15 +21,6 @@ from maeid.evaluate.formal import (
     named_mask,
 )
 from maeid.evaluate.regression import METHODS, RegressorConfig
-
-
-class _ShowDefaults(argparse.ArgumentDefaultsHelpFormatter):
-    """Show defaults, except where there is none to show (None, flags)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default is None or isinstance(action.default, bool) or action.default == []:
-            return action.help
-        return super()._get_help_string(action)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "others, the ceiling that the true values of S(m) reach with the same regressor. "
         "Prints measured beside predicted and writes identify.json (one object per mask "
         "and latent), masks.json (per-mask summary) and identify.png.",
-        formatter_class=_ShowDefaults,
+        formatter_class=ShowDefaults,
     )
     p.add_argument("--model", default="qt32", help="builder name (e.g. qt32) or a YAML path")
     p.add_argument("--model-seed", type=int, default=0, help="seed of the model's mechanisms")

@@ -12,10 +12,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from maeid.evaluate.regression import as_matrix
+
 
 def correlation_matrix(code: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """(d_code, d_true) Pearson correlations between the columns of two (N, d) arrays."""
-    code, truth = _as_2d(code, "code"), _as_2d(truth, "truth")
+    code, truth = as_matrix(code, "code"), as_matrix(truth, "truth")
     if len(code) != len(truth):
         raise ValueError(f"code has {len(code)} samples but truth has {len(truth)}")
     if len(code) < 2:
@@ -30,15 +32,6 @@ def mcc(code: np.ndarray, truth: np.ndarray) -> float:
     corr = np.abs(correlation_matrix(code, truth))
     rows, cols = linear_sum_assignment(corr, maximize=True)
     return float(corr[rows, cols].mean())
-
-
-def _as_2d(a: np.ndarray, what: str) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float64)
-    if a.ndim == 1:
-        a = a[:, None]
-    if a.ndim != 2:
-        raise ValueError(f"{what} has shape {a.shape}; expected (N,) or (N, dim)")
-    return a
 
 
 def _zscore(a: np.ndarray) -> np.ndarray:

@@ -73,11 +73,11 @@ def latent_r2(
     e.g. ``latent_r2(code, sample.latents, method="linear")``.
     """
     cfg = _config(config, overrides)
-    x = _as_2d(features, "features")
+    x = as_matrix(features, "features")
     names = list(latents)
     if not names:
         return {}
-    ys = [_as_2d(latents[k], f"latent {k!r}") for k in names]
+    ys = [as_matrix(latents[k], f"latent {k!r}") for k in names]
     for k, y in zip(names, ys, strict=True):
         if len(y) != len(x):
             raise ValueError(f"latent {k!r} has {len(y)} samples but features have {len(x)}")
@@ -111,7 +111,8 @@ def _config(config: RegressorConfig | None, overrides: Mapping[str, object]) -> 
     return cfg
 
 
-def _as_2d(a: np.ndarray, what: str) -> np.ndarray:
+def as_matrix(a: np.ndarray, what: str) -> np.ndarray:
+    """`a` as a finite float64 (N, dim) matrix; a vector becomes one column."""
     a = np.asarray(a, dtype=np.float64)
     if a.ndim == 1:
         a = a[:, None]
