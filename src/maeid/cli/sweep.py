@@ -53,7 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--dry-run",
         action="store_true",
-        help="list what would run (for slurm: the job array and its resources) and change nothing",
+        help="list what would run (for slurm: the job array and its resources); registers the "
+        "grid's points in the database as pending but trains and submits nothing",
     )
     p.add_argument("--retry-failed", action="store_true", help="run failed points again")
     g = p.add_argument_group("slurm launcher (submitit)")
