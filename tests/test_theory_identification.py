@@ -5,7 +5,7 @@ from collections import Counter
 import networkx as nx
 import pytest
 
-from maeid.hlvm import load_model, quadtree_spec
+from maeid.hlvm import quadtree_spec
 from maeid.hlvm.spec import GraphSpec, Node, SpecError
 from maeid.theory import (
     cell_masks,
@@ -19,11 +19,6 @@ from maeid.theory import (
     visible_nodes,
     visible_private_latents,
 )
-
-
-@pytest.fixture(scope="module")
-def qt32() -> GraphSpec:
-    return load_model("qt32").spec
 
 
 def paper_example(rest_of_image: bool) -> GraphSpec:

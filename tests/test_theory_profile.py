@@ -18,11 +18,6 @@ from maeid.theory import (
 )
 
 
-@pytest.fixture(scope="module")
-def qt32() -> GraphSpec:
-    return load_model("qt32").spec
-
-
 def per_mask_statistics(spec, identifications, levels):
     """The profile's numbers, computed one mask at a time with plain sets."""
     n = len(identifications)
