@@ -24,6 +24,14 @@ def test_probe_learns_linearly_separable_classes():
     assert not any(p.numel() for p in head[0].parameters())  # BatchNorm without affine
 
 
+def test_probe_trains_under_no_grad_as_the_sweep_calls_it():
+    x, y = _blobs()
+    xt, yt = _blobs(noise_seed=1)
+    with torch.no_grad():
+        acc, _ = linear_probe(x, y, xt, yt, ProbeConfig(epochs=5))
+    assert acc > 0.9
+
+
 def test_probe_is_chance_on_random_labels_and_seeded():
     x, _ = _blobs()
     y = torch.randint(0, 4, (len(x),), generator=torch.Generator().manual_seed(1))

@@ -81,3 +81,25 @@ def test_launch_spreads_a_run_over_torchrun_processes(tmp_path):
                        "--out", str(tmp_path / "train"), "--resume"]  # fmt: skip
     with pytest.raises(ValueError, match="launch"):
         SweepSpec.from_dict({**TINY, "launch": {"gpus": 2}})
+
+
+@pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="Fashion-MNIST is not installed"
+)
+def test_real_image_measures_run_inside_the_sweep_pipeline(tmp_path):
+    """The sweep evaluates under no_grad; the probe must still train its head."""
+    import torch
+
+    from maeid.experiments.evaluations import run_evaluations
+    from maeid.mae import MaskedAutoencoder
+    from maeid.train.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "fashion_mnist.yaml")
+    torch.manual_seed(0)
+    model = MaskedAutoencoder(img_size=32, patch_size=4, in_chans=1, embed_dim=16, depth=1,
+                              num_heads=2, decoder_embed_dim=16, decoder_depth=1,
+                              decoder_num_heads=2)  # fmt: skip
+    requested = {"probe": {"max_train": 300, "max_test": 100, "probe_epochs": 3}, "knn": {}}
+    metrics, _ = run_evaluations(requested, model, cfg, tmp_path)
+    assert 0.1 < metrics["probe"]["linear_top1"] <= 1.0  # random features beat 10-way chance
+    assert 0.1 < metrics["probe"]["knn_top1"] <= 1.0

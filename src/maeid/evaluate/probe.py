@@ -33,7 +33,11 @@ def linear_head(dim: int, num_classes: int) -> nn.Sequential:
 def train_linear_probe(
     features: torch.Tensor, labels: torch.Tensor, config: ProbeConfig | None = None
 ) -> nn.Sequential:
-    """Fit BatchNorm(affine=False) + Linear on (N, D) frozen features; the head in eval mode."""
+    """Fit BatchNorm(affine=False) + Linear on (N, D) frozen features; the head in eval mode.
+
+    Trains with gradients on even when called under `torch.no_grad()`, as the evaluation
+    suite does for the frozen encoder.
+    """
     cfg = config or ProbeConfig()
     x, y = _check(features, labels)
     num_classes = int(y.max()) + 1
@@ -50,17 +54,18 @@ def train_linear_probe(
     )
     loss_fn = nn.CrossEntropyLoss()
     head.train()
-    for _ in range(cfg.epochs):
-        order = torch.randperm(len(x), generator=gen)
-        for i in range(0, len(x), cfg.batch_size):
-            idx = order[i : i + cfg.batch_size]
-            if len(idx) < 2:  # BatchNorm needs two samples to estimate a variance
-                continue
-            loss = loss_fn(head(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+    with torch.enable_grad():
+        for _ in range(cfg.epochs):
+            order = torch.randperm(len(x), generator=gen)
+            for i in range(0, len(x), cfg.batch_size):
+                idx = order[i : i + cfg.batch_size]
+                if len(idx) < 2:  # BatchNorm needs two samples to estimate a variance
+                    continue
+                loss = loss_fn(head(x[idx]), y[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
     return head.eval()
 
 
