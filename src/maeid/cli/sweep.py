@@ -44,6 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="local processes running points in parallel (they share the CPU cores; default 1)",
     )
     p.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads in each worker (default: the machine's cores / --workers); "
+        "lower it when other jobs share the machine",
+    )
+    p.add_argument(
         "--launcher",
         choices=("local", "slurm"),
         default="local",
@@ -82,7 +88,12 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _local_dry_run(args, spec, out_dir)
     summary = run_sweep(
-        spec, args.db, out_dir=out_dir, workers=args.workers, retry_failed=args.retry_failed
+        spec,
+        args.db,
+        out_dir=out_dir,
+        workers=args.workers,
+        threads=args.threads,
+        retry_failed=args.retry_failed,
     )
     _print_summary(spec, args.db, summary.counts, out_dir)
     return 0 if summary.counts["failed"] == 0 else 1

@@ -196,6 +196,7 @@ def run_sweep(
     *,
     out_dir: str | Path | None = None,
     workers: int = 1,
+    threads: int | None = None,
     run_fn: RunFn | str | None = None,
     retry_failed: bool = False,
     heartbeat_s: float = 10.0,
@@ -206,11 +207,15 @@ def run_sweep(
     """Run (or finish) a sweep locally with `workers` processes; idempotent.
 
     Done runs are skipped, interrupted ones resume, failed ones are retried only with
-    `retry_failed`. `run_fn` overrides the spec's `run` (with workers > 1 it must be an
-    import path or a module-level function, so that it reaches the worker processes).
+    `retry_failed`. `threads` is torch's thread count in each worker (default: the cores
+    shared out among the workers). `run_fn` overrides the spec's `run` (with workers > 1
+    it must be an import path or a module-level function, so that it reaches the worker
+    processes).
     """
     if workers < 1:
         raise ValueError(f"--workers {workers}: need at least 1 worker process")
+    if threads is not None and threads < 1:
+        raise ValueError(f"--threads {threads}: need at least 1 thread per worker")
     out = Path(out_dir) if out_dir is not None else default_out_dir(spec, db_path)
     run_fn = run_fn or spec.run
     if isinstance(run_fn, str):
@@ -246,10 +251,11 @@ def run_sweep(
                 stale_after_s=stale_after_s,
                 progress=progress,
                 on_finish=advance,
+                torch_threads=threads,
             )
         else:
             ran = _work_in_processes(
-                db, db_path, spec.name, run_fn, workers, bar, heartbeat_s, stale_after_s
+                db, db_path, spec.name, run_fn, workers, threads, bar, heartbeat_s, stale_after_s
             )
         bar.close()
         return SweepSummary(db.counts(spec.name), ran, out)
@@ -260,9 +266,11 @@ def default_out_dir(spec: SweepSpec, db_path: str | Path) -> Path:
     return spec.out if spec.out is not None else Path(db_path).resolve().parent / spec.name
 
 
-def _work_in_processes(db, db_path, sweep, run_fn, workers, bar, heartbeat_s, stale_after_s):
+def _work_in_processes(
+    db, db_path, sweep, run_fn, workers, threads, bar, heartbeat_s, stale_after_s
+):
     # Threads per worker: share the cores instead of oversubscribing them.
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = threads or max(1, (os.cpu_count() or 1) // workers)
     ctx = mp.get_context("spawn")  # no forked torch/sqlite state in the children
     procs = [
         ctx.Process(
