@@ -14,18 +14,24 @@ set before the first step: activations, gradients and optimiser state. torch's C
 allocator keeps no statistics and tracemalloc does not see tensor memory, so the kernel's
 count of resident pages is the honest measure here.
 
+bf16 (`--precision bf16`) runs both models under the same CPU autocast; `--compile`
+compiles both with torch.compile (inductor) before the warm-up.
+
     .venv/bin/python benchmarks/bench_mae.py            # both sizes
     .venv/bin/python benchmarks/bench_mae.py --sizes small --rounds 3 --steps 4
+    .venv/bin/python benchmarks/bench_mae.py --precision bf16 --compile
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import subprocess
 import sys
 import time
+from typing import NamedTuple
 
 import torch
 
@@ -36,6 +42,11 @@ SIZES = {
     "medium": dict(preset="vit_s16", batch=8),
 }
 RATIO = 0.75
+
+
+class Mode(NamedTuple):
+    precision: str = "fp32"  # or bf16: CPU autocast around forward and loss
+    compile: bool = False
 
 
 def hf_config(preset: str):
@@ -56,7 +67,7 @@ def hf_config(preset: str):
     )  # fmt: skip
 
 
-def build(which: str, preset: str):
+def build(which: str, preset: str, precision: str = "fp32", compile: bool = False):
     """A model and a step function `step(x, noise) -> loss` with its own AdamW."""
     from transformers import ViTMAEForPreTraining
 
@@ -71,19 +82,25 @@ def build(which: str, preset: str):
         model.load_state_dict(convert_hf_state_dict(hf.state_dict()))
         del hf
 
-        def loss_fn(x, noise):
-            return model(x, RATIO, noise)[0]
     else:
         model = hf
+    forward = torch.compile(model) if compile else model
 
-        def loss_fn(x, noise):
-            return model(pixel_values=x, noise=noise).loss
+    def loss_fn(x, noise):
+        if which == "ours":
+            return forward(x, RATIO, noise)[0]
+        return forward(pixel_values=x, noise=noise).loss
 
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1.5e-4, betas=(0.9, 0.95), weight_decay=0.05)
+    if precision == "bf16":
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16)
+    else:
+        autocast = contextlib.nullcontext()
 
     def step(x, noise):
-        loss = loss_fn(x, noise)
+        with autocast:
+            loss = loss_fn(x, noise)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -111,10 +128,12 @@ def status_mb(field: str) -> float:
     raise RuntimeError(f"no {field} in /proc/self/status (Linux only)")
 
 
-def memory_child(which: str, size: str, steps: int) -> None:
+def memory_child(which: str, size: str, steps: int, mode: Mode) -> None:
     cfg = SIZES[size]
-    _, step = build(which, cfg["preset"])
+    _, step = build(which, cfg["preset"], *mode)
     x, noise = batch(cfg["preset"], cfg["batch"], 0)
+    if mode.compile:
+        step(x, noise)  # compile outside the measured window
     gc.collect()
     before = status_mb("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
@@ -124,18 +143,21 @@ def memory_child(which: str, size: str, steps: int) -> None:
     print(json.dumps({"before_mb": before, "peak_mb": status_mb("VmHWM")}))
 
 
-def measure_memory(which: str, size: str, steps: int) -> dict:
+def measure_memory(which: str, size: str, steps: int, mode: Mode) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--memory-child", which, size, "--steps", str(steps),
-         "--threads", str(torch.get_num_threads())],
+         "--threads", str(torch.get_num_threads()), "--precision", mode.precision]
+        + (["--compile"] if mode.compile else []),
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def time_side_by_side(size: str, warmup: int, rounds: int, steps: int) -> dict[str, float]:
+def time_side_by_side(
+    size: str, warmup: int, rounds: int, steps: int, mode: Mode
+) -> dict[str, float]:
     cfg = SIZES[size]
-    steppers = {w: build(w, cfg["preset"])[1] for w in ("ours", "hf")}
+    steppers = {w: build(w, cfg["preset"], *mode)[1] for w in ("ours", "hf")}
     x, noise = batch(cfg["preset"], cfg["batch"], 0)
     for step in steppers.values():
         for _ in range(warmup):
@@ -161,23 +183,27 @@ def main() -> None:
         "--memory-child", nargs=2, metavar=("MODEL", "SIZE"), help=argparse.SUPPRESS
     )
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument("--compile", action="store_true", help="torch.compile both models")
     args = parser.parse_args()
+    mode = Mode(args.precision, args.compile)
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.memory_child:
-        memory_child(*args.memory_child, args.steps)
+        memory_child(*args.memory_child, args.steps, mode)
         return
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.rounds} rounds "
-        f"x {args.steps} steps per model (after {args.warmup} warm-up)"
+        f"x {args.steps} steps per model (after {args.warmup} warm-up), {args.precision}"
+        + (", torch.compile" if args.compile else "")
     )
     header = f"{'size':8} {'model':5} {'batch':>5} {'steps/s':>8} {'img/s':>8} {'peak MB':>8} {'step MB':>8}"  # noqa: E501
     print(header)
     for size in args.sizes:
-        rates = time_side_by_side(size, args.warmup, args.rounds, args.steps)
+        rates = time_side_by_side(size, args.warmup, args.rounds, args.steps, mode)
         n = SIZES[size]["batch"]
         for which in ("ours", "hf"):
-            mem = measure_memory(which, size, args.memory_steps)
+            mem = measure_memory(which, size, args.memory_steps, mode)
             print(f"{size:8} {which:5} {n:5d} {rates[which]:8.2f} {rates[which] * n:8.1f} "
                   f"{mem['peak_mb']:8.0f} {mem['peak_mb'] - mem['before_mb']:8.0f}")  # fmt: skip
         print(f"{size:8} ours/hf images/s: {rates['ours'] / rates['hf']:.2f}x")

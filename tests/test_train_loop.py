@@ -159,3 +159,12 @@ def test_image_folder_trains_with_loader_workers(tmp_path):
     assert result.model.img_size == (16, 16) and result.model.in_chans == 3
     assert (tmp_path / "run" / "recon" / "step_0000003.png").is_file()
     assert load_config(tmp_path / "run" / "config.yaml").data.mean == (0.485, 0.456, 0.406)
+
+
+def test_bf16_on_cpu_is_opt_in_and_trains_close_to_fp32(tmp_path):
+    auto = train(tiny("run.steps=2"), tmp_path / "auto")
+    fp32 = train(tiny("run.steps=2", "run.precision=fp32"), tmp_path / "fp32")
+    bf16 = train(tiny("run.steps=2", "run.precision=bf16"), tmp_path / "bf16")
+    assert auto.last_loss == fp32.last_loss  # auto means fp32 on CPU
+    assert bf16.last_loss != fp32.last_loss  # autocast really ran in bf16...
+    assert bf16.last_loss == pytest.approx(fp32.last_loss, rel=0.05)  # ...and stays close

@@ -87,7 +87,7 @@ class RunConfig:
     steps: int = 1000  # optimiser steps in all
     seed: int = 0  # weights, masks and data order
     device: str = "auto"  # auto (cuda if present) | cpu | cuda
-    precision: str = "auto"  # auto (bf16 on cuda, fp32 on cpu) | fp32 | bf16
+    precision: str = "auto"  # auto (bf16 on cuda, fp32 on cpu) | fp32 | bf16 (cpu: opt-in)
     log_every: int = 10  # steps between metrics.jsonl / TensorBoard entries
     ckpt_every: int = 500  # steps between checkpoints (one is always written at the end)
     recon_every: int = 500  # steps between reconstruction PNGs (0 = never)
