@@ -78,7 +78,17 @@ def test_report_from_a_real_image_sweep(tmp_path):
     assert names == ["accuracy_vs_ratio.png", "accuracy_vs_unit.png", "reconstruction_vs_ratio.png"]
     text = report.path.read_text()
     assert "ImageNet-1K, ViT-B" in text and "No identifiability results" in text
-    assert "![attention](../attn.png)" in text
+    # Per-run images are copied beside the report, so the folder stands on its own.
+    assert "![attention](runs/1_attention.png)" in text
+    assert (tmp_path / "out" / "runs" / "1_attention.png").is_file()
+    # The headline of a real-image sweep is its accuracy table, one line per cell.
+    lines = report.headline.splitlines()
+    assert lines[0] == (
+        "| ratio | unit | linear % | kNN % | corrupted % | masked MSE | PSNR | SSIM |"
+    )
+    assert len(lines) == 2 + 6
+    assert "| 0.5 | 16 | 62.5 | 50.0 | 40.0 | 0.500 | 20.5 | 0.500 |" in lines
+    assert report.headline in text
 
 
 def test_report_of_an_empty_database_says_so(tmp_path, capsys):

@@ -13,7 +13,9 @@ Metric names the report understands (written by `maeid.experiments.pipeline`):
 - `identifiability.untrained_full.level_L`: the encoder at initialisation (the floor);
 - `probe.linear_top1`, `probe.knn_top1`, `robustness.mean_top1` (fractions in [0, 1]);
 - `recon.masked.{mse,psnr,ssim,fsim}` (and `recon.composed.*`, the whole composed image);
-- artefacts `attention`, `tsne`, `reconstructions` (PNG paths).
+- `robustness.clean_top1`, `attention.mean_distance_last_layer` (pixels);
+- artefacts `attention`, `tsne`, `reconstructions` (PNG paths), copied into the report's
+  `runs/` folder so that the report folder stands on its own.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +50,19 @@ HEADLINE = {
     "identifiability.measured": "meas",
     "identifiability.untrained": "init",
 }
+# Real-image table columns: metric -> (header, format).
+REAL_IMAGE_COLUMNS = {
+    "probe.linear_top1": ("linear %", "pct"),
+    "probe.knn_top1": ("kNN %", "pct"),
+    "robustness.clean_top1": ("clean %", "pct"),
+    "robustness.mean_top1": ("corrupted %", "pct"),
+    "recon.masked.mse": ("masked MSE", ".3f"),
+    "recon.masked.psnr": ("PSNR", ".1f"),
+    "recon.masked.ssim": ("SSIM", ".3f"),
+    "recon.masked.fsim": ("FSIM", ".3f"),
+    "attention.mean_distance_last_layer": ("attn dist px", ".1f"),
+}
+PER_RUN_IMAGES = ("attention", "reconstructions", "tsne")
 
 
 @dataclass(frozen=True)
@@ -79,12 +95,13 @@ def build_report(
         sweeps = [sweep] if sweep else db.sweeps()
     figures: list[Path] = []
     headline = identifiability_table(rows)
+    real = real_image_table(rows)
     sections = [
         _header(db_path, sweeps),
         *extra_sections,
         _runs_section(runs),
         _identifiability_section(rows, out, figures, headline),
-        _accuracy_section(rows, out, figures),
+        _accuracy_section(rows, out, figures, real),
         _reconstruction_section(rows, out, figures),
         _per_run_images_section(runs, out),
     ]
@@ -92,6 +109,8 @@ def build_report(
     tmp = out / ".report.md.tmp"
     tmp.write_text("\n\n".join(sections).rstrip() + "\n")
     os.replace(tmp, path)
+    if not r2_levels(rows) and real is not None:
+        headline = real  # a real-image sweep: its accuracies lead
     return Report(path, tuple(figures), headline)
 
 
@@ -125,6 +144,30 @@ def identifiability_table(rows: Sequence[dict[str, Any]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for ratio, unit in keys:
         values = [_fmt(cells[(p, lv)].get((ratio, unit))) for lv in levels for p, _ in sources]
+        lines.append(f"| {ratio:g} | {unit} | " + " | ".join(values) + " |")
+    return "\n".join(lines)
+
+
+def real_image_table(rows: Sequence[dict[str, Any]]) -> str | None:
+    """Markdown: per (ratio, unit), probe, kNN and robustness accuracy, reconstruction and
+    attention distance; only the columns some run has. None without any such metric."""
+    columns = [m for m in REAL_IMAGE_COLUMNS if any(row.get(m) is not None for row in rows)]
+    if not columns:
+        return None
+    cells = {m: cell_means(rows, m, "mask_ratio", "mask_unit") for m in columns}
+    keys = sorted({k for means in cells.values() for k in means})
+    head = ["ratio", "unit"] + [REAL_IMAGE_COLUMNS[m][0] for m in columns]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for ratio, unit in keys:
+        values = []
+        for m in columns:
+            value, style = cells[m].get((ratio, unit)), REAL_IMAGE_COLUMNS[m][1]
+            if value is None:
+                values.append("–")
+            elif style == "pct":
+                values.append(f"{100 * value:.1f}")
+            else:
+                values.append(format(value, style))
         lines.append(f"| {ratio:g} | {unit} | " + " | ".join(values) + " |")
     return "\n".join(lines)
 
@@ -216,12 +259,19 @@ def _untrained_note(rows, levels: Sequence[str]) -> str:
     )
 
 
-def _accuracy_section(rows, out: Path, figures: list[Path]) -> str:
+def _accuracy_section(rows, out: Path, figures: list[Path], table: str | None) -> str:
     title = "## Linear probe, kNN and robustness against masking ratio and unit"
     if not any(row.get("probe.linear_top1") is not None for row in rows):
         return f"{title}\n\n_No probe results (real-image runs) in this database._"
     parts = [
         title,
+        "",
+        "Top-1 accuracy of a linear probe and a kNN classifier on frozen encoder features "
+        "([CLS] unless the sweep sets `pool`) "
+        "(test split), and of the probe on clean and corrupted test images (mean over the "
+        "corruptions and severities); reconstruction metrics on the masked patches.",
+        "",
+        table or "",
         "",
         f"Dashed lines: the paper's trends, {paper_results.CITATION}, each "
         "series divided by its best value. Our data set and model are far smaller; "
@@ -255,16 +305,25 @@ def _per_run_images_section(runs: list[RunRecord], out: Path) -> str:
         if run.status != "done" or not run.artefacts:
             continue
         images = [
-            (name, Path(p))
-            for name, p in sorted(run.artefacts.items())
-            if name in ("attention", "tsne", "reconstructions") and Path(p).is_file()
+            (name, Path(run.artefacts[name]))
+            for name in PER_RUN_IMAGES
+            if name in run.artefacts and Path(run.artefacts[name]).is_file()
         ]
         if images:
             point = " ".join(f"{k}={v}" for k, v in run.params.items())
-            links = " ".join(f"![{name}]({os.path.relpath(p, out)})" for name, p in images)
+            copies = [(name, _copy_into(out / "runs", f"{run.id}_{name}", p)) for name, p in images]
+            links = " ".join(f"![{name}]({p.relative_to(out)})" for name, p in copies)
             blocks.append(f"**Run {run.id}** ({point})\n\n{links}")
     if not blocks:
         return (
             f"{title}\n\n_No attention, reconstruction or t-SNE images among the runs' artefacts._"
         )
     return f"{title}\n\n" + "\n\n".join(blocks)
+
+
+def _copy_into(folder: Path, stem: str, source: Path) -> Path:
+    """Copy a run's image beside the report (a report folder must stand on its own)."""
+    folder.mkdir(exist_ok=True)
+    target = folder / f"{stem}{source.suffix}"
+    shutil.copyfile(source, target)
+    return target
