@@ -50,6 +50,10 @@ def sleepy_run(ctx):
     return RunOutcome({"score": ratio * 10 + ctx.config["train"]["run"]["seed"],
                        "nested": {"steps": step}}, {"state": str(state)})
 
+def threads_run(ctx):
+    import torch
+    return RunOutcome({"threads": torch.get_num_threads()}, {})
+
 def broken_run(ctx):
     if ctx.config["train"]["mask"]["ratio"] > 0.5:
         raise RuntimeError("diverged")
@@ -243,3 +247,13 @@ def test_parallel_local_workers_share_the_grid(stub_env):
     summary = run_sweep(spec, stub_env / "r.db", workers=2, progress=False)
     assert summary.counts["done"] == 4 and summary.ran["done"] == 4
     finished_once_each(stub_env / "r.db", stub_env / "runs", 4)
+
+
+def test_threads_per_worker_are_set_and_checked(stub_env):
+    path = write_spec(stub_env / "s.yaml", 1, [0.25, 0.5], run="stub_runs:threads_run")
+    spec = SweepSpec.from_yaml(path)
+    with pytest.raises(ValueError, match="--threads 0"):
+        run_sweep(spec, stub_env / "r.db", threads=0, progress=False)
+    run_sweep(spec, stub_env / "r.db", workers=2, threads=3, progress=False)
+    with ResultsDB(stub_env / "r.db") as db:
+        assert [r.metrics["threads"] for r in db.runs()] == [3, 3]  # not cores / workers
