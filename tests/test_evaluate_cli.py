@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from maeid.cli import main
-from maeid.evaluate.attention import mean_attention_distance, patch_distances
+from maeid.evaluate.attention import attention_on_object, mean_attention_distance, patch_distances
 from maeid.train.checkpoint import load_checkpoint
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
@@ -50,7 +50,7 @@ def test_evaluate_synthetic_writes_recon_attention_identify(run_dir, tmp_path):
 def test_evaluate_fashion_mnist_probe_knn_tsne_robustness(run_dir, tmp_path):
     out = tmp_path / "eval"
     code = main(["evaluate", str(run_dir), "--data", "fashion_mnist", "--measure",
-                 "probe,knn,tsne,robustness", "--max-train", "300", "--max-test", "100",
+                 "probe,knn,tsne,robustness,attention", "--max-train", "300", "--max-test", "100",
                  "--robust-images", "40", "--probe-epochs", "3", "--out", str(out),
                  "--threads", "1", "--no-progress"])  # fmt: skip
     assert code == 0
@@ -61,6 +61,9 @@ def test_evaluate_fashion_mnist_probe_knn_tsne_robustness(run_dir, tmp_path):
     assert set(rob["gaussian_noise"]) == {"1", "2", "3", "4", "5", "mean"}
     assert 0.0 <= rob["mean"] <= 1.0
     assert (out / "tsne.png").is_file()
+    attention = result["attention"]
+    assert 0.0 < attention["object_area"] < 1.0  # clothes fill part of the padded frame
+    assert 0.0 <= attention["cls_attention_on_object"] <= 1.0
 
 
 def test_evaluate_refuses_measures_the_data_cannot_support(run_dir, tmp_path, capsys):
@@ -108,3 +111,16 @@ def test_mean_attention_distance_of_uniform_and_local_attention():
     assert got[0][0] == pytest.approx(float(dist.mean()), rel=1e-5)
     local = torch.eye(17)[None, None]  # every patch attends to itself only
     assert mean_attention_distance(Model(local), torch.zeros(2, 1, 8, 8))[0][0] == 0.0
+
+
+def test_attention_on_object_against_uniform_and_focused_maps():
+    images = torch.zeros(2, 1, 8, 8)
+    images[:, :, :4, :4] = 0.8  # the object: the top-left quarter, on black
+    uniform = torch.full((2, 4, 4), 1 / 16)
+    got = attention_on_object(uniform, images, patch_size=2)
+    assert got == {"cls_attention_on_object": pytest.approx(0.25), "object_area": 0.25}
+    focused = torch.zeros(2, 4, 4)
+    focused[:, 0, 0], focused[:, 3, 3] = 0.9, 0.1  # 90 % on an object patch
+    assert attention_on_object(focused, images, 2)["cls_attention_on_object"] == pytest.approx(0.9)
+    with pytest.raises(ValueError, match="does not match"):
+        attention_on_object(uniform, images, patch_size=4)

@@ -292,6 +292,7 @@ class _Run:
     def attention(self) -> dict[str, object]:
         from maeid.data.transforms import denormalize
         from maeid.evaluate.attention import (
+            attention_on_object,
             cls_attention_maps,
             mean_attention_distance,
             plot_attention_distance,
@@ -300,12 +301,17 @@ class _Run:
 
         imgs = self.data.test_images[:256]
         dist = mean_attention_distance(self.model, imgs)
-        maps = cls_attention_maps(self.model, imgs[:8]).numpy()
+        maps = cls_attention_maps(self.model, imgs)
         shown = denormalize(imgs[:8].float(), self.data.mean, self.data.std).numpy()
-        self.figures.append(str(plot_cls_attention(shown, maps, self.out / "cls_attention.png")))
+        cls_png = plot_cls_attention(shown, maps[:8].numpy(), self.out / "cls_attention.png")
+        self.figures.append(str(cls_png))
         self.figures.append(str(plot_attention_distance(dist, self.out / "attention_distance.png")))
-        return {"mean_distance_per_layer": [float(np.mean(h)) for h in dist],
-                "mean_distance_per_head": dist, "images": len(imgs)}  # fmt: skip
+        result = {"mean_distance_per_layer": [float(np.mean(h)) for h in dist],
+                  "mean_distance_per_head": dist, "images": len(imgs)}  # fmt: skip
+        if self.data.name == "fashion_mnist":  # objects on an empty black background
+            unit = _to_unit_range(self.data, imgs)
+            result.update(attention_on_object(maps, unit, self.model.patch_size))
+        return result
 
     def robustness(self) -> dict[str, object]:
         from maeid.evaluate.robustness import corruption_accuracy

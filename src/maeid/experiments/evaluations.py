@@ -183,6 +183,9 @@ def _suite(
     if "attention" in result:
         distances = result["attention"]["mean_distance_per_layer"]
         metrics["attention"] = {"mean_distance_last_layer": distances[-1]}
+        for key in ("cls_attention_on_object", "object_area"):
+            if key in result["attention"]:
+                metrics["attention"][key] = result["attention"][key]
     artefacts = {"eval_json": str(out / "eval.json")}
     for figure in result["figures"]:
         name = FIGURES.get(Path(figure).name)

@@ -13,7 +13,8 @@ Metric names the report understands (written by `maeid.experiments.pipeline`):
 - `identifiability.untrained_full.level_L`: the encoder at initialisation (the floor);
 - `probe.linear_top1`, `probe.knn_top1`, `robustness.mean_top1` (fractions in [0, 1]);
 - `recon.masked.{mse,psnr,ssim,fsim}` (and `recon.composed.*`, the whole composed image);
-- `robustness.clean_top1`, `attention.mean_distance_last_layer` (pixels);
+- `robustness.clean_top1`, `attention.mean_distance_last_layer` (pixels),
+  `attention.cls_attention_on_object` and `attention.object_area` (fractions);
 - artefacts `attention`, `tsne`, `reconstructions` (PNG paths), copied into the report's
   `runs/` folder so that the report folder stands on its own.
 """
@@ -61,6 +62,8 @@ REAL_IMAGE_COLUMNS = {
     "recon.masked.ssim": ("SSIM", ".3f"),
     "recon.masked.fsim": ("FSIM", ".3f"),
     "attention.mean_distance_last_layer": ("attn dist px", ".1f"),
+    "attention.cls_attention_on_object": ("attn on object %", "pct"),
+    "attention.object_area": ("object area %", "pct"),
 }
 PER_RUN_IMAGES = ("attention", "reconstructions", "tsne")
 
