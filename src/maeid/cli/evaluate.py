@@ -120,6 +120,13 @@ def format_summary(result: dict) -> str:
         lines.append(
             "  mean attention distance per layer (px): " + ", ".join(f"{v:.1f}" for v in d)
         )
+        if "cls_attention_on_object" in result["attention"]:
+            a = result["attention"]
+            lines.append(
+                f"  last-layer [CLS] attention on the object: "
+                f"{100 * a['cls_attention_on_object']:.1f}% (the object covers "
+                f"{100 * a['object_area']:.1f}% of the patches)"
+            )
     if "robustness" in result:
         r = result["robustness"]
         lines.append(
