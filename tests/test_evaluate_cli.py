@@ -47,7 +47,7 @@ def test_evaluate_synthetic_writes_recon_attention_identify(run_dir, tmp_path):
 
 
 @pytest.mark.skipif(not FMNIST.is_dir(), reason="Fashion-MNIST is not installed")
-def test_evaluate_fashion_mnist_probe_knn_tsne_robustness(run_dir, tmp_path):
+def test_evaluate_fashion_mnist_probe_knn_tsne_robustness(run_dir, tmp_path, capsys):
     out = tmp_path / "eval"
     code = main(["evaluate", str(run_dir), "--data", "fashion_mnist", "--measure",
                  "probe,knn,tsne,robustness,attention", "--max-train", "300", "--max-test", "100",
@@ -64,6 +64,7 @@ def test_evaluate_fashion_mnist_probe_knn_tsne_robustness(run_dir, tmp_path):
     attention = result["attention"]
     assert 0.0 < attention["object_area"] < 1.0  # clothes fill part of the padded frame
     assert 0.0 <= attention["cls_attention_on_object"] <= 1.0
+    assert "[CLS] attention on the object" in capsys.readouterr().out
 
 
 def test_evaluate_refuses_measures_the_data_cannot_support(run_dir, tmp_path, capsys):
