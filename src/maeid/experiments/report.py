@@ -133,54 +133,47 @@ def identifiability_table(rows: Sequence[dict[str, Any]]) -> str:
     levels = r2_levels(rows)
     if not levels:
         return "_No identifiability results (synthetic-data runs) in this database._"
-    sources = [(p, t) for p, t in R2_SOURCES if p in HEADLINE and _has(rows, p, levels)]
-    short = HEADLINE
-    cells = {
-        (p, lv): cell_means(rows, f"{p}.{lv}", "mask_ratio", "mask_unit")
-        for p, _ in sources
+    sources = [p for p, _ in R2_SOURCES if p in HEADLINE and _has(rows, p, levels)]
+    columns = [
+        (f"{p}.{lv}", f"{lv.replace('_', ' ')} {HEADLINE[p]}", ".2f")
         for lv in levels
-    }
-    keys = sorted({k for means in cells.values() for k in means})
-    head = ["ratio", "unit"] + [
-        f"{lv.replace('_', ' ')} {short[p]}" for lv in levels for p, _ in sources
+        for p in sources
     ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for ratio, unit in keys:
-        values = [_fmt(cells[(p, lv)].get((ratio, unit))) for lv in levels for p, _ in sources]
-        lines.append(f"| {ratio:g} | {unit} | " + " | ".join(values) + " |")
-    return "\n".join(lines)
+    return _cell_table(rows, columns)
 
 
 def real_image_table(rows: Sequence[dict[str, Any]]) -> str | None:
     """Markdown: per (ratio, unit), probe, kNN and robustness accuracy, reconstruction and
     attention distance; only the columns some run has. None without any such metric."""
-    columns = [m for m in REAL_IMAGE_COLUMNS if any(row.get(m) is not None for row in rows)]
-    if not columns:
-        return None
-    cells = {m: cell_means(rows, m, "mask_ratio", "mask_unit") for m in columns}
+    columns = [
+        (metric, header, style)
+        for metric, (header, style) in REAL_IMAGE_COLUMNS.items()
+        if any(row.get(metric) is not None for row in rows)
+    ]
+    return _cell_table(rows, columns) if columns else None
+
+
+def _cell_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str, str]]) -> str:
+    """One line per (ratio, unit) cell, one column per (metric, header, style): the mean
+    over the cell's seeds, as a percentage (style `pct`) or in a format spec; – if none."""
+    cells = {m: cell_means(rows, m, "mask_ratio", "mask_unit") for m, _, _ in columns}
     keys = sorted({k for means in cells.values() for k in means})
-    head = ["ratio", "unit"] + [REAL_IMAGE_COLUMNS[m][0] for m in columns]
+    head = ["ratio", "unit"] + [header for _, header, _ in columns]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for ratio, unit in keys:
-        values = []
-        for m in columns:
-            value, style = cells[m].get((ratio, unit)), REAL_IMAGE_COLUMNS[m][1]
-            if value is None:
-                values.append("–")
-            elif style == "pct":
-                values.append(f"{100 * value:.1f}")
-            else:
-                values.append(format(value, style))
+        values = [_format(cells[m].get((ratio, unit)), style) for m, _, style in columns]
         lines.append(f"| {ratio:g} | {unit} | " + " | ".join(values) + " |")
     return "\n".join(lines)
 
 
+def _format(value: float | None, style: str) -> str:
+    if value is None:
+        return "–"
+    return f"{100 * value:.1f}" if style == "pct" else format(value, style)
+
+
 def _has(rows, prefix: str, levels: Sequence[str]) -> bool:
     return any(row.get(f"{prefix}.{lv}") is not None for row in rows for lv in levels)
-
-
-def _fmt(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f}"
 
 
 def _header(db_path: Path, sweeps: list[str]) -> str:
@@ -269,10 +262,10 @@ def _accuracy_section(rows, out: Path, figures: list[Path], table: str | None) -
     parts = [
         title,
         "",
-        "Top-1 accuracy of a linear probe and a kNN classifier on frozen encoder features "
-        "([CLS] unless the sweep sets `pool`) "
-        "(test split), and of the probe on clean and corrupted test images (mean over the "
-        "corruptions and severities); reconstruction metrics on the masked patches.",
+        "Top-1 accuracy on the test split of a linear probe and a kNN classifier on frozen "
+        "encoder features ([CLS] unless the sweep sets `pool`), and of the probe on clean "
+        "and corrupted test images (mean over the corruptions and severities); "
+        "reconstruction metrics on the masked patches.",
         "",
         table or "",
         "",
