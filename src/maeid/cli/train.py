@@ -24,8 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Runs on one process, or one per device under torchrun (DDP). configs/*.yaml\n"
         "show the common keys; the run directory gets config.yaml (every key, resolved),\n"
         "metrics.jsonl, TensorBoard events, recon/step_*.png and checkpoints/last.pt.\n"
-        "run.precision: auto (bf16 on CUDA, fp32 on CPU), fp32, or bf16 (on CPU too:\n"
-        "several times faster for ViT-S-sized models on AVX512-BF16 / AMX CPUs).",
+        "run.precision: auto (bf16 on CUDA, fp32 on CPU), fp32, or bf16 (on CPU too: about\n"
+        "2x faster for ViT-S/16 on an AVX512-BF16 CPU, slower for qt32-sized models).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
         "  maeid train --config configs/qt32.yaml --out runs/qt32\n"

@@ -84,8 +84,9 @@ def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractCon
     """The autocast context for `run.precision`.
 
     auto: bf16 on CUDA, fp32 on CPU (a CPU's fp32 results do not depend on its bf16
-    support). bf16 on CPU is opt-in: on CPUs with native bf16 matrix units (AVX512-BF16,
-    AMX) its matrix products run several times faster than fp32.
+    support). bf16 on CPU is opt-in: on CPUs with native bf16 instructions (AVX512-BF16,
+    AMX) it pays off for large matrices (ViT-S/16 trains about 2x faster; see
+    benchmarks/bench_mae.py --precision bf16), not for qt32-sized ones.
     """
     if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
         return contextlib.nullcontext()
