@@ -42,6 +42,9 @@ class DataConfig:
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
     on_device: bool = True  # keep in-memory data sets on the training device
+    # synthetic: draw new images at every step instead of cycling over n_train (which then
+    # only sets the normalisation's sample and a nominal epoch); no image is seen twice
+    fresh: bool = False
     num_workers: int = 0  # image_folder: DataLoader worker processes
 
 
@@ -93,6 +96,9 @@ class RunConfig:
     recon_every: int = 500  # steps between reconstruction PNGs (0 = never)
     recon_images: int = 8  # images in the reconstruction grid
     progress: bool = True  # tqdm progress bar on stderr
+    # synthetic data: steps between held-out losses against the exact Bayes loss (0 = never)
+    eval_every: int = 200
+    eval_images: int = 1024  # held-out images for that measure
 
 
 @dataclass
@@ -119,6 +125,10 @@ class TrainConfig:
             ("run.log_every", self.run.log_every >= 1, ">= 1"),
             ("run.ckpt_every", self.run.ckpt_every >= 1, ">= 1"),
             ("run.recon_every", self.run.recon_every >= 0, ">= 0"),
+            ("run.eval_every", self.run.eval_every >= 0, ">= 0"),
+            ("run.eval_images", self.run.eval_images >= 1, ">= 1"),
+            ("data.fresh", not self.data.fresh or self.data.source == "synthetic",
+             "false unless data.source is synthetic (only a generating model draws new images)"),
         ]  # fmt: skip
         for key, ok, want in checks:
             if not ok:

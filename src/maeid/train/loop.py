@@ -34,6 +34,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from maeid.data import EpochBatches
+from maeid.data.fresh import FreshBatches
 from maeid.mae import MaskedAutoencoder, build_mae
 from maeid.theory.masking import sample_noise
 from maeid.train.checkpoint import FORMAT, read_checkpoint, restore_rng, rng_state, save_atomic
@@ -41,12 +42,14 @@ from maeid.train.config import TrainConfig, differences, from_dict, to_dict, to_
 from maeid.train.datasets import build_dataset
 from maeid.train.distributed import setup_distributed
 from maeid.train.optim import build_optimizer
+from maeid.train.quality import held_out_loss
 from maeid.train.schedule import build_scheduler, scaled_lr
 
 # Keys that may change between a run and its resumption: they do not touch the numbers.
 RESUMABLE_KEYS = frozenset(
     {"run.log_every", "run.ckpt_every", "run.recon_every", "run.recon_images", "run.progress",
-     "run.device", "data.num_workers", "data.on_device", "data.data_dir"}
+     "run.device", "run.eval_every", "run.eval_images", "data.num_workers", "data.on_device",
+     "data.data_dir"}
 )  # fmt: skip
 MODEL_OVERRIDES = ("patch_size", "embed_dim", "depth", "num_heads", "decoder_embed_dim",
                    "decoder_depth", "decoder_num_heads", "mlp_ratio", "norm_pix_loss",
@@ -65,6 +68,8 @@ class TrainResult:
     first_loss: float | None  # loss of the first step of this invocation
     last_loss: float | None
     out_dir: Path
+    # The last held-out measure against the Bayes loss (synthetic data; see train.quality).
+    quality: dict[str, float] | None = None
 
 
 def build_model(cfg: TrainConfig, image_shape: tuple[int, int, int]) -> MaskedAutoencoder:
@@ -155,9 +160,16 @@ def train(
         )
         scaler = torch.amp.GradScaler(device.type, enabled=False)  # bf16 needs no scaling
         mask_gen = torch.Generator().manual_seed(cfg.run.seed + MASK_SEED_OFFSET)
-        stream = EpochBatches(
-            training.data, batch // world, cfg.run.seed, rank, world, cfg.data.num_workers, device
-        )
+        if cfg.data.fresh:
+            stream = FreshBatches(
+                training.ground_truth.model, batch, training.mean, training.std,
+                cfg.data.seed, rank, world, device, epoch_size=cfg.data.n_train,
+            )  # fmt: skip
+        else:
+            stream = EpochBatches(
+                training.data, batch // world, cfg.run.seed, rank, world, cfg.data.num_workers,
+                device,
+            )  # fmt: skip
 
         step = 0
         if resume:
@@ -189,6 +201,13 @@ def train(
 
         net = DistributedDataParallel(model) if dist.enabled else model
         recon_batch = _fixed_batch(cfg, training, model, device) if dist.is_main else None
+        held_out = None
+        if dist.is_main and cfg.run.eval_every and training.ground_truth is not None:
+            held_out = held_out_loss(
+                training.ground_truth.model, model, cfg.mask.ratio, training.mean, training.std,
+                cfg.run.eval_images, cfg.data.seed, device,
+            )  # fmt: skip
+        quality = None
         autocast = autocast_for(device, cfg.run.precision)
         last_step = cfg.run.steps if stop_after is None else min(stop_after, cfg.run.steps)
         first_loss = last_loss = None
@@ -249,7 +268,10 @@ def train(
 
             if monitor is not None:
                 log = step % cfg.run.log_every == 0 or step == last_step or step == 1
-                monitor.step(step, epoch, loss_value, lr, log)
+                measured = None
+                if held_out is not None and (step % cfg.run.eval_every == 0 or step == last_step):
+                    quality = measured = held_out.measure(model)
+                monitor.step(step, epoch, loss_value, lr, log or measured is not None, measured)
                 if cfg.run.recon_every and (step % cfg.run.recon_every == 0 or step == last_step):
                     _save_recon(cfg, model, recon_batch, out_dir, step, monitor)
             if step >= last_step:
@@ -257,7 +279,7 @@ def train(
             if step % cfg.run.ckpt_every == 0:
                 checkpoint(epoch)
         checkpoint(step // stream.steps_per_epoch)
-        return TrainResult(model, step, first_loss, last_loss, out_dir)
+        return TrainResult(model, step, first_loss, last_loss, out_dir, quality)
     finally:
         if monitor is not None:
             monitor.close()

@@ -51,15 +51,34 @@ class Monitor:
         self.start = self.window_start = time.perf_counter()
         self.window_steps = 0
         self.window_loss = 0.0
+        self.excess: float | None = None  # the last normalised excess, for the progress bar
 
-    def step(self, step: int, epoch: int, loss: float, lr: float, log: bool) -> dict[str, Any]:
-        """Record the step just finished; write a metrics entry if `log`."""
+    def step(
+        self,
+        step: int,
+        epoch: int,
+        loss: float,
+        lr: float,
+        log: bool,
+        quality: dict[str, float] | None = None,
+    ) -> dict[str, Any]:
+        """Record the step just finished; write a metrics entry if `log`.
+
+        `quality` is a held-out measure taken at this step (`maeid.train.quality`): it
+        joins the entry, TensorBoard's `heldout/*` and, as the normalised excess over the
+        Bayes loss, the progress bar, where it stays until the next measure.
+        """
         self.window_steps += 1
         self.window_loss += loss
         now = time.perf_counter()
         rate = self.window_steps * self.images_per_step / max(now - self.window_start, 1e-9)
+        if quality is not None:
+            self.excess = quality["normalised_excess"]
         self.bar.update(1)
-        self.bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", img_s=f"{rate:.0f}", refresh=False)
+        shown = {"loss": f"{loss:.4f}", "lr": f"{lr:.2e}", "img_s": f"{rate:.0f}"}
+        if self.excess is not None:
+            shown["excess"] = f"{self.excess:.3f}"
+        self.bar.set_postfix(shown, refresh=False)
         if not log:
             return {}
         entry = {
@@ -71,10 +90,13 @@ class Monitor:
             "img_per_s": rate,
             "elapsed_s": now - self.start,
         }
+        entry.update(quality or {})
         self.metrics.write(json.dumps(entry) + "\n")
         self.metrics.flush()
         for key in ("loss", "loss_avg", "lr", "img_per_s"):
             self.writer.add_scalar(f"train/{key}", entry[key], step)
+        for key, value in (quality or {}).items():
+            self.writer.add_scalar(f"heldout/{key}", value, step)
         self.window_start, self.window_steps, self.window_loss = now, 0, 0.0
         return entry
 

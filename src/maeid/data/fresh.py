@@ -1,0 +1,59 @@
+"""A new sample of a synthetic model at every step, instead of epochs over a fixed set.
+
+A known generating model can draw as many images as training wants, so the MAE never
+sees an image twice and its training loss is an unbiased held-out loss. The batch of
+global step t is drawn with the seed `(seed, FRESH_TAG, t)`: the stream is a pure
+function of the step, so a resumed run continues bit for bit, and rank r of K takes rows
+r, r + K, ... of the global batch, as `EpochBatches` does with its indices.
+
+It keeps `EpochBatches`' interface (`steps_per_epoch`, `epoch(e, start)`), with a
+nominal epoch of `epoch_size` images, so the training loop and its checkpoints treat both
+streams alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from maeid.data.transforms import normalize
+
+FRESH_TAG = 0xF2E5  # separates this stream from `maeid synth` and held-out draws
+
+
+class FreshBatches:
+    """Per-rank batches of newly sampled images from `model`, normalised by `mean`/`std`."""
+
+    def __init__(
+        self,
+        model,
+        global_batch: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        device: torch.device | str = "cpu",
+        epoch_size: int = 20000,
+    ) -> None:
+        if global_batch % world_size:
+            raise ValueError(f"batch {global_batch} does not split over {world_size} processes")
+        self.model, self.global_batch, self.seed = model, global_batch, seed
+        self.mean, self.std = tuple(mean), tuple(std)
+        self.rank, self.world_size, self.device = rank, world_size, torch.device(device)
+        self.steps_per_epoch = max(1, epoch_size // global_batch)
+
+    def at(self, step: int) -> torch.Tensor:
+        """This rank's share of the global batch of `step`."""
+        seed = np.random.SeedSequence([self.seed, FRESH_TAG, step])
+        images = self.model.sample(self.global_batch, seed=seed).images
+        mine = torch.from_numpy(images[self.rank :: self.world_size])
+        return normalize(mine, self.mean, self.std).to(self.device)
+
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[torch.Tensor]:
+        """The batches of nominal epoch `epoch` from batch number `start` on."""
+        first = epoch * self.steps_per_epoch
+        for i in range(start, self.steps_per_epoch):
+            yield self.at(first + i)
