@@ -120,8 +120,10 @@ def test_cli_trains_and_reports_bad_keys(tmp_path, capsys):
             "--set", "run.progress=false", "--set", "run.recon_every=0"]  # fmt: skip
     assert main(args) == 0
     assert "trained to step 2" in capsys.readouterr().out
-    assert main(["train", "--out", str(out), "--resume", "--set", "run.steps=3"]) == 2
-    assert "run.steps: 2 in the checkpoint, 3 now" in capsys.readouterr().err
+    assert main(["train", "--out", str(out), "--resume", "--set", "mask.ratio=0.5"]) == 2
+    assert "mask.ratio: 0.75 in the checkpoint, 0.5 now" in capsys.readouterr().err
+    assert main(["train", "--out", str(out), "--resume", "--set", "run.steps=1"]) == 2
+    assert "run.steps=1 is below the 2 steps" in capsys.readouterr().err
     assert main([*args[:3], "--out", str(tmp_path / "x"), "--set", "optim.lrr=1"]) == 2
     assert "optim.lrr" in capsys.readouterr().err
 

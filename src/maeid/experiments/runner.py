@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
+from maeid.progress import tqdm
 
 from maeid.experiments.results_db import Claim, ResultsDB, RunRecord, finite_or_none
 from maeid.experiments.sweep_spec import SweepSpec

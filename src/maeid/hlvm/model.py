@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from threadpoolctl import threadpool_limits
-from tqdm.auto import tqdm
+from maeid.progress import tqdm
 
 from maeid.hlvm.mechanisms import (
     DEFAULT_DEPTH,

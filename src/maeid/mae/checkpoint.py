@@ -19,6 +19,7 @@ import torch
 
 from maeid.mae.model import MaskedAutoencoder
 from maeid.mae.presets import build_mae
+from maeid.mae.safe_load import load_torch_file
 
 ENCODER_PREFIXES = ("cls_token", "pos_embed", "patch_embed.", "blocks.", "norm.")
 
@@ -182,7 +183,7 @@ def read_tensors(path: Path) -> dict[str, torch.Tensor]:
         from safetensors.torch import load_file
 
         return load_file(str(path))
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    obj = load_torch_file(path)
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
         obj = obj["model"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
