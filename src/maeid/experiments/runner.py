@@ -36,10 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from maeid.progress import tqdm
-
 from maeid.experiments.results_db import Claim, ResultsDB, RunRecord, finite_or_none
 from maeid.experiments.sweep_spec import SweepSpec
+from maeid.progress import tqdm
 
 RESULT_FILE = "result.json"
 

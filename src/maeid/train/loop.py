@@ -40,10 +40,10 @@ from torch.nn.parallel import DistributedDataParallel
 
 from maeid.data import EpochBatches
 from maeid.mae import MaskedAutoencoder, build_mae
+from maeid.output_path import check_output_dir
 from maeid.theory.masking import sample_noise
 from maeid.train.checkpoint import FORMAT, read_checkpoint, restore_rng, rng_state, save_atomic
 from maeid.train.config import TrainConfig, differences, from_dict, to_dict, to_yaml
-from maeid.output_path import check_output_dir
 from maeid.train.datasets import build_dataset
 from maeid.train.distributed import setup_distributed
 from maeid.train.mask_fit import check_mask_fits
@@ -53,8 +53,8 @@ from maeid.train.schedule import build_scheduler, restretch, scaled_lr
 # Keys that may change between a run and its resumption: they do not touch the numbers
 # (run.steps moves the end of the lr schedule; see the module docstring).
 RESUMABLE_KEYS = frozenset(
-    {"run.steps", "run.log_every", "run.ckpt_every", "run.recon_every", "run.recon_images", "run.progress",
-     "run.device", "data.num_workers", "data.on_device", "data.data_dir"}
+    {"run.steps", "run.log_every", "run.ckpt_every", "run.recon_every", "run.recon_images",
+     "run.progress", "run.device", "data.num_workers", "data.on_device", "data.data_dir"}
 )  # fmt: skip
 MODEL_OVERRIDES = ("patch_size", "embed_dim", "depth", "num_heads", "decoder_embed_dim",
                    "decoder_depth", "decoder_num_heads", "mlp_ratio", "norm_pix_loss",

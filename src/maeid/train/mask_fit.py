@@ -48,9 +48,7 @@ def check_mask_fits(cfg: TrainConfig, image_shape: tuple[int, int, int] | None =
     _, h, w = shape
     patch = cfg.model.patch_size or preset_kwargs(cfg.model.preset)["patch_size"]
     unit = cfg.mask.unit or patch
-    where = (
-        f"mask.ratio={cfg.mask.ratio} with mask.unit={unit} (patch {patch}) on {h}x{w} images"
-    )
+    where = f"mask.ratio={cfg.mask.ratio} with mask.unit={unit} (patch {patch}) on {h}x{w} images"
     try:
         check_geometry((h, w), patch, unit)
         MaskLayout(h // patch, w // patch, unit // patch).num_kept_units(cfg.mask.ratio)

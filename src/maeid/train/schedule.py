@@ -67,7 +67,9 @@ def restretch(scheduler: torch.optim.lr_scheduler.LambdaLR, steps: int) -> None:
         return
     for fn in fns:
         fn.steps = steps
-    lrs = [base * fn(scheduler.last_epoch) for base, fn in zip(scheduler.base_lrs, fns, strict=True)]
+    lrs = [
+        base * fn(scheduler.last_epoch) for base, fn in zip(scheduler.base_lrs, fns, strict=True)
+    ]
     for group, lr in zip(scheduler.optimizer.param_groups, lrs, strict=True):
         group["lr"] = lr
     scheduler._last_lr = lrs  # what get_last_lr() reports
