@@ -38,6 +38,7 @@ from maeid.experiments.report_figures import (
     reconstruction_vs_ratio,
 )
 from maeid.experiments.results_db import ResultsDB, RunRecord
+from maeid.output_path import check_output_dir
 
 R2_SOURCES = (
     ("identifiability.predicted", "predicted (theory)"),
@@ -89,20 +90,24 @@ def build_report(
     if not db_path.is_file():
         raise FileNotFoundError(f"results database {db_path} not found; run `maeid sweep` first")
     out = Path(out_dir) if out_dir is not None else db_path.resolve().parent / "report"
-    out.mkdir(parents=True, exist_ok=True)
-    with ResultsDB(db_path) as db:
+    check_output_dir(out)
+    with ResultsDB(db_path) as db:  # read everything before writing anything
         if sweep is not None and sweep not in db.sweeps():
-            raise ValueError(f"no sweep {sweep!r} in {db_path}; it holds {db.sweeps()}")
+            raise ValueError(
+                f"no sweep {sweep!r} in {db_path}; it holds {db.sweeps()}, pass one to --sweep"
+            )
         runs = db.runs(sweep)
+        skipped = db.skipped(sweep)
         rows = db.metric_table(sweep)
         sweeps = [sweep] if sweep else db.sweeps()
+    out.mkdir(parents=True, exist_ok=True)
     figures: list[Path] = []
     headline = identifiability_table(rows)
     real = real_image_table(rows)
     sections = [
         _header(db_path, sweeps),
         *extra_sections,
-        _runs_section(runs),
+        _runs_section(runs, skipped),
         _identifiability_section(rows, out, figures, headline),
         _accuracy_section(rows, out, figures, real),
         _reconstruction_section(rows, out, figures),
@@ -186,9 +191,19 @@ def _header(db_path: Path, sweeps: list[str]) -> str:
     )
 
 
-def _runs_section(runs: list[RunRecord]) -> str:
+def _runs_section(runs: list[RunRecord], skipped: Sequence[dict[str, Any]] = ()) -> str:
+    impossible = [
+        "- " + " ".join(f"{k}={v}" for k, v in cell["params"].items()) + f": {cell['reason']}"
+        for cell in skipped
+    ]
+    note = (
+        f"\n\n{len(impossible)} grid cell(s) cannot run and were skipped:\n\n"
+        + "\n".join(impossible)
+        if impossible
+        else ""
+    )
     if not runs:
-        return "## Runs\n\n_The database holds no runs yet._"
+        return "## Runs\n\n_The database holds no runs yet._" + note
     counts: dict[str, int] = {}
     for run in runs:
         counts[run.status] = counts.get(run.status, 0) + 1
@@ -211,7 +226,7 @@ def _runs_section(runs: list[RunRecord]) -> str:
     for run in failed:
         last = run.error.strip().splitlines()[-1]
         lines.append(f"\nRun {run.id} failed: `{last}`")
-    return "\n".join(lines)
+    return "\n".join(lines) + note
 
 
 def _identifiability_section(rows, out: Path, figures: list[Path], headline: str) -> str:

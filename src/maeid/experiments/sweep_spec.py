@@ -72,6 +72,18 @@ class SweepPoint:
 
 
 @dataclass(frozen=True)
+class SkippedPoint:
+    """A grid cell that cannot run (e.g. a ratio that leaves no masking unit visible)."""
+
+    params: dict[str, Any]
+    reason: str
+
+    def describe(self) -> str:
+        axes = " ".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{axes}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class SweepSpec:
     name: str
     base: dict[str, Any]
@@ -182,6 +194,43 @@ class SweepSpec:
                 run_config["launch"] = dict(self.launch)
             points.append(SweepPoint(params, run_config, config_hash(run_config)))
         return points
+
+    def plan(
+        self, resolve: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    ) -> tuple[list[SweepPoint], list[SkippedPoint]]:
+        """The points that can run, and the cells that cannot, with the reason.
+
+        Resolving every point checks every key and value; a cell whose mask leaves no
+        unit visible (or masks none, or does not tile the image) is skipped rather than
+        left to fail after the cells before it have trained. Nothing is written.
+        """
+        runnable, skipped = [], []
+        for point in self.points(resolve):
+            reason = mask_problem(point.config.get("train"))
+            if reason is None:
+                runnable.append(point)
+            else:
+                skipped.append(SkippedPoint(point.params, reason))
+        return runnable, skipped
+
+
+def mask_problem(train_config: Any) -> str | None:
+    """Why a resolved training config's mask cannot work on its images, or None.
+
+    Configs that are not `maeid.train` configs (a custom run function's) are not judged.
+    """
+    from maeid.train.config import ConfigError, from_dict
+    from maeid.train.mask_fit import check_mask_fits
+
+    try:
+        cfg = from_dict(train_config).validate()
+    except (ConfigError, TypeError, AttributeError):
+        return None
+    try:
+        check_mask_fits(cfg)
+    except ValueError as err:
+        return str(err)
+    return None
 
 
 def set_dotted(config: dict[str, Any], key: str, value: Any) -> None:
