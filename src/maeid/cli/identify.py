@@ -21,6 +21,7 @@ from maeid.evaluate.formal import (
     named_mask,
 )
 from maeid.evaluate.regression import METHODS, RegressorConfig
+from maeid.output_path import check_output_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -107,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
     from maeid.evaluate.identify_report import format_identify_table, write_identify
     from maeid.hlvm import load_model
 
+    if args.out:
+        check_output_dir(args.out)
     model = load_model(args.model, seed=args.model_seed)
     masks = _masks(model.spec, args)
     steps = args.steps if (args.steps is not None or args.seconds is not None) else 3000

@@ -13,9 +13,9 @@ import argparse
 import os
 
 HELP = (
-    "torch threads; 0 = the free cores (cores minus the 1-minute load average, shared "
-    "among torchrun's processes, at least 1). More threads than free cores slow training "
-    "down badly on a busy machine"
+    "torch threads (default %(default)s: the free cores, i.e. the cores minus the 1-minute "
+    "load average, shared among torchrun's processes, at least 1). More threads than free "
+    "cores slow training down badly on a busy machine"
 )
 
 
