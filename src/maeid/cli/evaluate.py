@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--threads {args.threads}: use a positive count, or 0 for the free cores")
     for flag in ("max_train", "max_test", "recon_images", "robust_images", "probe_epochs"):
         if getattr(args, flag) < 1:
-            raise ValueError(f"--{flag.replace('_', '-')} must be at least 1")
+            value = getattr(args, flag)
+            raise ValueError(f"--{flag.replace('_', '-')} {value}: must be at least 1")
     if args.out:
         check_output_dir(args.out)
     model, cfg = load_checkpoint(args.checkpoint)

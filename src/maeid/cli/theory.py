@@ -67,9 +67,10 @@ def run(args: argparse.Namespace) -> int:
         units = [base, 2 * base, 4 * base] if base else [1]
     else:
         units = _ints(args.units, "--units")
-    profile = theory_profile(
-        spec, _floats(args.ratios, "--ratios"), units, args.masks, args.seed, patch, progress=True
-    )
+    ratios = _floats(args.ratios, "--ratios")
+    if bad := [r for r in ratios if not 0 < r < 1]:
+        raise ValueError(f"--ratios {args.ratios!r}: {bad[0]:g} is outside (0, 1); use e.g. 0.75")
+    profile = theory_profile(spec, ratios, units, args.masks, args.seed, patch, progress=True)
     if args.json:
         print(json.dumps(profile.to_dict()))
     else:

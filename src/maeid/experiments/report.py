@@ -87,6 +87,8 @@ def build_report(
     `extra_sections` (Markdown) go right after the header, e.g. the demo's theory profile.
     """
     db_path = Path(db_path)
+    if db_path.is_dir():
+        raise ValueError(f"{db_path} is a folder; pass the database file `maeid sweep --db` wrote")
     if not db_path.is_file():
         raise FileNotFoundError(f"results database {db_path} not found; run `maeid sweep` first")
     out = Path(out_dir) if out_dir is not None else db_path.resolve().parent / "report"

@@ -73,7 +73,10 @@ def load_run_fn(path: str) -> RunFn:
     try:
         fn = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as err:
-        raise ValueError(f"run function {path!r} cannot be imported: {err}") from err
+        raise ValueError(
+            f"run function {path!r} cannot be imported ({err}); give an importable "
+            "'package.module:function'"
+        ) from None
     if not callable(fn):
         raise ValueError(f"run function {path!r} is not callable")
     return fn

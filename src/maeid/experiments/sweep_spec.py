@@ -99,8 +99,17 @@ class SweepSpec:
     def from_yaml(cls, path: str | Path) -> SweepSpec:
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"sweep spec {path} not found")
-        raw = yaml.safe_load(path.read_text())
+            raise FileNotFoundError(
+                f"sweep spec {path} not found; configs/sweeps/ holds examples (demo.yaml)"
+            )
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            from maeid.train.config import yaml_problem
+
+            raise ValueError(
+                f"sweep spec {path} is not valid YAML ({yaml_problem(err)}); fix it"
+            ) from None
         return cls.from_dict(raw, where=path)
 
     @classmethod
@@ -181,6 +190,12 @@ class SweepSpec:
         """
         resolve = resolve or resolve_train_config
         keys = list(self.grid)
+        for key in keys:
+            if key not in AXIS_KEYS and "." not in key:
+                raise ValueError(
+                    f"grid axis {key!r} is neither a shorthand ({', '.join(AXIS_KEYS)}) nor a "
+                    "dotted config key (e.g. model.depth); fix its name"
+                )
         points = []
         for values in itertools.product(*(self.grid[k] for k in keys)):
             params = dict(zip(keys, values, strict=True))

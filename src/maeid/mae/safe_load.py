@@ -18,7 +18,11 @@ from typing import Any
 
 import torch
 
-_UNSAFE = re.compile(r"Unsupported (?:global|class|operand)[^\n]*?(?:GLOBAL )?([\w.]+)")
+# How torch's weights-only unpickler names what it refused to call or build.
+_UNSAFE = re.compile(
+    r"Unsupported global: GLOBAL ([\w.]+)|reduce for unrecognized function ([\w.<>]+)"
+    r"|Can only build .*?but got (\S+)"
+)
 
 
 class UnsafeCheckpointError(ValueError):
@@ -37,20 +41,26 @@ def load_torch_file(
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
+        raise FileNotFoundError(
+            f"checkpoint {path} does not exist; pass a run folder or its checkpoints/last.pt"
+        )
     try:
         with torch.serialization.safe_globals(list(allow)):
             return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         if found := _UNSAFE.search(str(err)):
             raise UnsafeCheckpointError(
-                f"refused checkpoint {path}: loading it would call {found[1]}, which could "
+                f"refused checkpoint {path}: loading it would call {_named(found)}, which could "
                 "run any code; maeid reads only tensors and plain values. Use a checkpoint "
                 "written by maeid, or one from a source you trust re-saved as a plain state dict"
             ) from None
         raise _corrupt(path, err) from None
     except (RuntimeError, EOFError, OSError, KeyError, ValueError, IndexError) as err:
         raise _corrupt(path, err) from None
+
+
+def _named(found: re.Match) -> str:
+    return next(group for group in found.groups() if group)
 
 
 def _corrupt(path: Path, err: BaseException) -> ValueError:

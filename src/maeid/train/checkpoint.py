@@ -109,7 +109,9 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if path.is_dir():  # a run directory
         path = path / "checkpoints" / "last.pt"
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
+        raise FileNotFoundError(
+            f"checkpoint {path} does not exist; pass a run folder or its checkpoints/last.pt"
+        )
     ckpt = load_torch_file(path, map_location, allow=_legacy_numpy_globals())
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ValueError(f"{path} is not a maeid training checkpoint (no {FORMAT!r} marker)")
