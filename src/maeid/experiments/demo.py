@@ -69,7 +69,9 @@ def run_demo(
     summary = run_sweep(spec, out / "results.db", out_dir=out / "runs", workers=workers)
 
     _say("[3/3] report")
-    report = build_report(out / "results.db", out, spec.name, [_theory_section(theory_table)])
+    report = build_report(
+        out / "results.db", out, spec.name, [_theory_section(theory_table)], with_theory=False
+    )
     return DemoResult(report, summary, time.perf_counter() - start)
 
 
