@@ -275,6 +275,7 @@ CASES = [
         "sweep {w}/spec_typo.yaml --db {w}/new.db --launcher slurm --dry-run",
         "mask_ratoi",
     ),
+    case("sweep-unknown-model", "sweep {w}/spec_model.yaml --db {w}/new.db", "qt33", "qt32"),
     case("sweep-no-db", "sweep {w}/spec_ok.yaml", "--db", "--help"),
     # ---- report
     case("report-missing-db", "report {w}/nope.db", "nope.db", "maeid sweep"),
@@ -378,6 +379,7 @@ def world(tmp_path_factory) -> pathlib.Path:
         "spec_typo": {**ok, "grid": {"mask_ratoi": [0.5]}},
         "spec_value": {**ok, "grid": {"mask_ratio": ["abc"]}},
         "spec_run": {**ok, "run": "nosuch_module:go"},
+        "spec_model": {**ok, "set": {"data.model": "qt33"}},
     }
     for name, spec in specs.items():
         (w / f"{name}.yaml").write_text(yaml.safe_dump(spec))

@@ -20,6 +20,7 @@ A sweep's `evaluate` names any of:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -180,7 +181,7 @@ def _suite(
         }
     if "recon" in result:
         # {"masked": {mse, psnr, ssim, fsim}, "composed": ...}, and the plateau below
-        metrics["recon"] = {part: dict(values) for part, values in result["recon"].items()}
+        metrics["recon"] = copy.deepcopy(result["recon"])
         metrics["recon"]["masked"]["mean_predictor_mse"] = mean_predictor_mse(
             data.test_images[: opts.recon_images], data.std
         )

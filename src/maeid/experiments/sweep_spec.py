@@ -235,14 +235,15 @@ def mask_problem(train_config: Any) -> str | None:
     Configs that are not `maeid.train` configs (a custom run function's) are not judged.
     """
     from maeid.train.config import ConfigError, from_dict
-    from maeid.train.mask_fit import check_mask_fits
+    from maeid.train.mask_fit import check_mask_fits, data_image_shape
 
     try:
         cfg = from_dict(train_config).validate()
     except (ConfigError, TypeError, AttributeError):
         return None
+    shape = data_image_shape(cfg)  # an unknown model is an error of the spec, not of a cell
     try:
-        check_mask_fits(cfg)
+        check_mask_fits(cfg, shape)
     except ValueError as err:
         return str(err)
     return None
