@@ -72,3 +72,33 @@ def test_mcc_of_independent_code_is_small_and_mixing_lowers_it():
     assert mcc(rng.normal(size=(5000, 4)), z) < 0.1
     rotation = np.linalg.qr(rng.normal(size=(4, 4)))[0]
     assert mcc(z @ rotation, z) < 0.95
+
+
+def test_ridge_leave_one_out_residuals_equal_refitting_without_each_sample():
+    from maeid.evaluate.regression import EigenRidge
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((30, 4))
+    y = x @ rng.standard_normal((4, 2)) + 0.3 * rng.standard_normal((30, 2))
+    y = y - y.mean(0)
+    alpha = 0.7
+    _, loo = EigenRidge(x).fit(y, alpha)
+    brute = np.zeros_like(y)
+    for i in range(len(x)):
+        rest = np.delete(np.arange(len(x)), i)
+        xm, ym = x[rest].mean(0), y[rest].mean(0)  # unpenalised intercept
+        xc = x[rest] - xm
+        w = np.linalg.solve(xc.T @ xc + alpha * np.eye(4), xc.T @ (y[rest] - ym))
+        brute[i] = y[i] - (ym + (x[i] - xm) @ w)
+    np.testing.assert_allclose(loo, brute, rtol=1e-9, atol=1e-10)
+
+
+def test_bootstrap_half_width_shrinks_with_more_held_out_samples(toy):
+    from maeid.evaluate.regression import latent_r2_interval
+
+    x, latents = toy
+    target = {"linear": latents["linear"] + np.random.default_rng(1).normal(size=(2000, 2))}
+    small = latent_r2_interval(x[:400], {"t": target["linear"][:400]}, method="linear")["t"]
+    large = latent_r2_interval(x, {"t": target["linear"]}, method="linear")["t"]
+    assert 0 < large[1] < small[1]
+    assert large[0] == pytest.approx(latent_r2(x, target, method="linear")["linear"])

@@ -4,10 +4,18 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from maeid.cli import main
-from maeid.evaluate.formal import IdentifyConfig, drawn_masks, identify_formal, named_mask
+from maeid.evaluate.formal import (
+    IdentifyConfig,
+    drawn_masks,
+    identify_formal,
+    named_mask,
+    verdict,
+)
 from maeid.evaluate.identifiability import predicted_r2
+from maeid.evaluate.identify_report import aggregate_settings
 from maeid.evaluate.regression import RegressorConfig
 from maeid.hlvm import HierarchicalModel, spec_from_yaml
 from maeid.theory.identification import identify
@@ -117,3 +125,75 @@ def test_vit_bottleneck_runs_through_the_trainer():
     assert [r["latent"] for r in res.rows] == list(model.spec.latents)
     with pytest.raises(ValueError, match="token masks"):
         identify_formal(model, [named_mask(model.spec, ["x_0_0"])], cfg, progress=False)
+
+
+# ------------------------------------------------------------------ the verdict and its rule
+def _row(latent, in_s, measured, limit=1.0, halfwidth=0.0):
+    return {"latent": latent, "in_S": in_s, "measured": measured, "limit": limit,
+            "measured_halfwidth": halfwidth}  # fmt: skip
+
+
+def test_verdict_agrees_only_when_every_latent_obeys():
+    good = [_row("r", True, 0.95), _row("u1", True, 0.93), _row("u2", False, 0.60, 0.58)]
+    assert verdict(good) == ("agrees", [])
+
+
+def test_one_unrecovered_latent_is_not_hidden_by_a_good_mean():
+    rows = [_row("r", True, 0.99), _row("u1", True, 0.99), _row("u2", True, 0.80)]
+    assert np.mean([r["measured"] for r in rows]) > 0.9  # the old rule passed this
+    outcome, reasons = verdict(rows)
+    assert outcome == "disagrees" and "u2" in reasons[0]
+
+
+def test_a_nan_disagrees_and_an_empty_s_is_untestable():
+    assert verdict([_row("r", True, float("nan"))])[0] == "disagrees"
+    assert verdict([_row("r", False, float("nan"), 0.5)])[0] == "untestable"
+    assert verdict([_row("r", False, 0.0, 0.0)])[0] == "untestable"
+
+
+def test_excess_over_the_limit_is_judged_beyond_the_bootstrap_half_width():
+    rows = [_row("r", True, 0.95), _row("u", False, 0.66, limit=0.60, halfwidth=0.0)]
+    assert verdict(rows)[0] == "disagrees"  # 0.06 above the limit
+    rows[1]["measured_halfwidth"] = 0.02  # within 0.05 + 0.02
+    assert verdict(rows)[0] == "agrees"
+
+
+def test_rows_carry_the_exact_limit_its_error_the_regressor_reference_and_the_seed(results):
+    for res in results:
+        for row in res.rows:
+            assert {"limit", "limit_se", "regressor_ref", "seed", "measured_halfwidth"} <= set(row)
+            assert row["predicted"] == row["limit"]
+            assert row["seed"] == FAST.seed
+            if not row["in_S"]:
+                assert 0.0 <= row["limit_se"] < 0.05
+                assert row["measured_halfwidth"] > 0
+
+
+def test_seeds_repeat_every_mask_with_new_data(toy):
+    masks = [named_mask(toy.spec, ["x1", "x2"], 0)]
+    runs = identify_formal(toy, masks, FAST, progress=False, seeds=[3, 4])
+    assert [r.seed for r in runs] == [3, 4]
+    assert runs[0].rows[0]["measured"] != runs[1].rows[0]["measured"]
+    (row,) = aggregate_settings(toy.spec, runs)
+    assert row["runs"] == 2 and row["seeds"] == [3, 4]
+    assert row["agrees"] + row["disagrees"] + row["untestable"] == 2
+
+
+def test_mlp_code_ignores_the_masked_inputs(toy):
+    from maeid.evaluate.formal import _mlp_setup
+
+    fixed = named_mask(toy.spec, ["x1", "x2"], 0)
+    theory = identify(toy.spec, fixed.masked)
+    train, held = toy.sample(300, seed=1), toy.sample(50, seed=2)
+    changed = toy.sample(50, seed=2)
+    for x in fixed.masked:  # new masked observations, the same visible ones
+        changed.observed[x] = changed.observed[x] + 5.0
+    net, _, _, inputs = _mlp_setup(toy.spec, fixed, theory, train, held, FAST)
+    _, _, _, inputs_changed = _mlp_setup(toy.spec, fixed, theory, train, changed, FAST)
+    with torch.no_grad():
+        assert torch.equal(net.encode(inputs), net.encode(inputs_changed))
+    # ... while a change to a visible input does move the code.
+    changed.observed["x3"] = changed.observed["x3"] + 5.0
+    _, _, _, inputs_visible = _mlp_setup(toy.spec, fixed, theory, train, changed, FAST)
+    with torch.no_grad():
+        assert not torch.allclose(net.encode(inputs), net.encode(inputs_visible))

@@ -72,6 +72,52 @@ def latent_r2(
     the mean over the latent's dimensions. Keyword overrides replace fields of `config`,
     e.g. ``latent_r2(code, sample.latents, method="linear")``.
     """
+    return {k: fit.r2() for k, fit in _fits(features, latents, config, overrides).items()}
+
+
+def latent_r2_interval(
+    features: np.ndarray,
+    latents: Mapping[str, np.ndarray],
+    config: RegressorConfig | None = None,
+    bootstrap: int = 200,
+    **overrides: object,
+) -> dict[str, tuple[float, float]]:
+    """{name: (R², 95 % half-width)}: `latent_r2` with a bootstrap over the held-out
+    samples (the fitted regressor fixed), half the width of its 2.5-97.5 % interval."""
+    if bootstrap < 2:
+        raise ValueError(f"bootstrap={bootstrap}: use at least 2 resamples, e.g. 200")
+    cfg = _config(config, overrides)
+    fits = _fits(features, latents, cfg, {})
+    rng = np.random.default_rng(cfg.seed + 2)
+    n_test = len(next(iter(fits.values())).truth) if fits else 0
+    draws = [rng.integers(0, n_test, n_test) for _ in range(bootstrap)]
+    out = {}
+    for name, fit in fits.items():
+        values = [fit.r2(rows) for rows in draws]
+        low, high = np.nanpercentile(values, [2.5, 97.5]) if fit.truth.shape[1] else (np.nan,) * 2
+        out[name] = (fit.r2(), float((high - low) / 2))
+    return out
+
+
+@dataclass(frozen=True)
+class _HeldOutFit:
+    """One latent's held-out truth and prediction (informative dimensions only)."""
+
+    truth: np.ndarray
+    prediction: np.ndarray
+
+    def r2(self, rows: np.ndarray | None = None) -> float:
+        if not self.truth.shape[1]:
+            return float("nan")
+        y, p = (
+            (self.truth, self.prediction)
+            if rows is None
+            else (self.truth[rows], self.prediction[rows])
+        )
+        return float(np.mean(_r2(y, p)))
+
+
+def _fits(features, latents, config, overrides) -> dict[str, _HeldOutFit]:
     cfg = _config(config, overrides)
     x = as_matrix(features, "features")
     names = list(latents)
@@ -91,13 +137,38 @@ def latent_r2(
     x_tr, x_te = _standardise(x[train], x[test])
     y_tr, y_te = _standardise(y[train], y[test])
     informative = y[train].std(axis=0) > 1e-12
+    groups = [cols[informative[cols]] for cols in groups]
     with threadpool_limits(cfg.threads):
-        r2_dims = _fit_and_score(x_tr, y_tr, x_te, y_te, groups, informative, cfg)
-    out = {}
-    for name, cols in zip(names, groups, strict=True):
-        cols = cols[informative[cols]]
-        out[name] = float(np.mean(r2_dims[cols])) if len(cols) else float("nan")
-    return out
+        prediction = _fit_and_predict(x_tr, y_tr, x_te, groups, cfg)
+    return {
+        name: _HeldOutFit(y_te[:, cols], prediction[:, cols])
+        for name, cols in zip(names, groups, strict=True)
+    }
+
+
+class EigenRidge:
+    """Ridge regression with an unpenalised intercept, solved once in the eigenbasis of
+    the centred features' Gram matrix, so that every ridge strength costs a rescaling.
+    Its leave-one-out residuals are exact: (y - fit) / (1 - hat matrix diagonal)."""
+
+    def __init__(self, features: np.ndarray) -> None:
+        self.mean = features.mean(axis=0)
+        centred = features - self.mean
+        evals, self.evecs = np.linalg.eigh(centred.T @ centred)
+        self.evals = np.maximum(evals, 0.0)
+        self.rotated = centred @ self.evecs
+        self.n = len(features)
+
+    def fit(self, targets: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+        """(coefficients in the eigenbasis, leave-one-out residuals) for centred targets."""
+        shrink = 1.0 / (self.evals + alpha)
+        coef = (self.rotated.T @ targets) * shrink[:, None]
+        fit = self.rotated @ coef
+        leverage = 1.0 / self.n + (self.rotated * self.rotated) @ shrink
+        return coef, (targets - fit) / np.maximum(1.0 - leverage, 1e-6)[:, None]
+
+    def predict(self, features: np.ndarray, coef: np.ndarray) -> np.ndarray:
+        return ((features - self.mean) @ self.evecs) @ coef
 
 
 # --------------------------------------------------------------------------- internals
@@ -163,35 +234,25 @@ def _feature_maps(x_tr: np.ndarray, x_te: np.ndarray, cfg: RegressorConfig):
         yield np.exp(-gamma * d_tr) @ proj, np.exp(-gamma * d_te) @ proj
 
 
-def _fit_and_score(x_tr, y_tr, x_te, y_te, groups, informative, cfg) -> np.ndarray:
-    """Per-dimension test R² with, for each latent, the grid point of least LOO error."""
-    n = len(x_tr)
+def _fit_and_predict(x_tr, y_tr, x_te, groups, cfg) -> np.ndarray:
+    """Held-out predictions with, for each latent, the grid point of least LOO error."""
     best_loo = np.full(len(groups), np.inf)
-    r2_dims = np.full(y_tr.shape[1], np.nan)
+    prediction = np.zeros((len(x_te), y_tr.shape[1]))
     for phi_tr, phi_te in _feature_maps(x_tr, x_te, cfg):
-        mu = phi_tr.mean(axis=0)
-        a_tr, a_te = phi_tr - mu, phi_te - mu
-        evals, evecs = np.linalg.eigh(a_tr.T @ a_tr)
-        evals = np.maximum(evals, 0.0)
-        p_tr, p_te = a_tr @ evecs, a_te @ evecs  # rotate into the eigenbasis once
-        b = p_tr.T @ y_tr  # y_tr is centred, so the intercept is the training mean (0)
+        ridge = EigenRidge(phi_tr)
         for scale in cfg.alpha_scales:
-            shrink = 1.0 / (evals + scale * max(evals.mean(), 1e-12))
-            coef = b * shrink[:, None]
-            fit_tr = p_tr @ coef
-            leverage = 1.0 / n + (p_tr * p_tr) @ shrink  # diag of the hat matrix
-            loo = (y_tr - fit_tr) / np.maximum(1.0 - leverage, 1e-6)[:, None]
+            # y_tr is centred, so the intercept is the training mean (0).
+            coef, loo = ridge.fit(y_tr, scale * max(ridge.evals.mean(), 1e-12))
             loo_err = (loo * loo).mean(axis=0)
-            pred_te = p_te @ coef
+            pred_te = ridge.predict(phi_te, coef)
             for g, cols in enumerate(groups):
-                cols = cols[informative[cols]]
                 if not len(cols):
                     continue
                 err = float(loo_err[cols].mean())
                 if err < best_loo[g]:
                     best_loo[g] = err
-                    r2_dims[cols] = _r2(y_te[:, cols], pred_te[:, cols])
-    return r2_dims
+                    prediction[:, cols] = pred_te[:, cols]
+    return prediction
 
 
 def _r2(y: np.ndarray, pred: np.ndarray) -> np.ndarray:

@@ -27,9 +27,10 @@ the vector is read as `(C, h, w)`, channels first and row-major inside the block
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+import networkx as nx
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -164,16 +165,24 @@ class HierarchicalModel:
         }
 
     def generate(
-        self, noises: Mapping[str, np.ndarray], progress: bool = False
+        self,
+        noises: Mapping[str, np.ndarray],
+        progress: bool = False,
+        only: Collection[str] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Every node's value (float64) from every node's noise, in topological order."""
-        missing = [v.name for v in self.spec.nodes if v.name not in noises]
+        """Every node's value (float64) from every node's noise, in topological order.
+
+        With `only`, just those nodes and their ancestors are computed (and returned):
+        the exact limits in `maeid.theory.exact_limits` need a few nodes of many draws.
+        """
+        nodes = self.spec.nodes if only is None else self._ancestral_closure(only)
+        missing = [v.name for v in nodes if v.name not in noises]
         if missing:
             raise ValueError(f"noise missing for nodes {missing[:5]}")
         mechanisms = self.mechanisms
         values: dict[str, np.ndarray] = {}
         with _one_blas_thread():
-            for node in tqdm(self.spec.nodes, desc="sampling", disable=not progress, leave=False):
+            for node in tqdm(nodes, desc="sampling", disable=not progress, leave=False):
                 eps = np.asarray(noises[node.name], dtype=np.float64)
                 if node.parents:
                     parents = [values[p] for p in node.parents]
@@ -181,6 +190,14 @@ class HierarchicalModel:
                 else:
                     values[node.name] = eps
         return values
+
+    def _ancestral_closure(self, names: Collection[str]) -> list:
+        """The nodes among `names` and their ancestors, in topological order."""
+        keep = set()
+        for name in names:
+            keep.add(self.spec[name].name)
+            keep.update(nx.ancestors(self.spec.graph, name))
+        return [v for v in self.spec.nodes if v.name in keep]
 
     def sample(
         self, n: int, seed: int | np.random.SeedSequence = 0, progress: bool = False
