@@ -310,6 +310,12 @@ CASES = [
         "2 ratios and 3 units",
         "as many",
     ),
+    case(
+        "identify-zero-seeds",
+        "identify --mask-ratio 0.5 --mask-unit 4 --seeds 0",
+        "--seeds 0",
+        "at least once",
+    ),  # fmt: skip
     # ---- evaluate
     case("evaluate-missing-checkpoint", "evaluate {w}/nope", "nope", "does not exist"),
     case("evaluate-not-a-checkpoint", "evaluate {w}/notes.txt", "notes.txt", "corrupt"),
