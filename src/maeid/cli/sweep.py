@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from maeid.experiments.results_db import ResultsDB
 from maeid.experiments.runner import default_out_dir, harvest, run_sweep
@@ -151,7 +153,7 @@ def _local_dry_run(args: argparse.Namespace, spec: SweepSpec, out_dir: Path, pla
     return 0
 
 
-def _print_skipped(skipped: list[SkippedPoint], stream) -> None:
+def _print_skipped(skipped: Sequence[SkippedPoint], stream: TextIO) -> None:
     for cell in skipped:
         print(f"impossible, skipped: {cell.describe()}", file=stream)
 
@@ -161,7 +163,7 @@ def _print_summary(
     db_path: Path,
     counts: dict[str, int],
     out_dir: Path,
-    skipped: list[SkippedPoint] = (),
+    skipped: Sequence[SkippedPoint] = (),
 ) -> None:
     parts = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no runs"
     if skipped:

@@ -126,8 +126,9 @@ def train(
 
     `resume` continues the run in `out_dir` from `checkpoints/last.pt` (its config must
     match, bar logging keys and `run.steps`: a larger one extends the run, with the lr
-    schedule recomputed for the new end). `stop_after` ends this invocation after that many steps in
-    all, with a checkpoint, as a pre-emption would; `resume` then picks it up.
+    schedule recomputed for the new end). `stop_after` ends this invocation after that
+    many steps in all, with a checkpoint, as a pre-emption would; `resume` then picks it
+    up. Paths and the mask's fit to the images are checked before anything is written.
     """
     cfg = from_dict(to_dict(config)).validate()  # a private, checked copy
     out_dir = check_output_dir(out_dir)
