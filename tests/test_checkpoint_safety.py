@@ -87,3 +87,15 @@ def test_older_checkpoint_with_numpy_rng_array_still_reads(tmp_path):
     expected = np.random.rand(3)
     restore_rng(read_checkpoint(tmp_path / "old.pt")["rng"])
     assert np.array_equal(np.random.rand(3), expected)
+
+
+def test_truncated_safetensors_is_named(tmp_path):
+    from safetensors.torch import save_file
+
+    from maeid.mae.checkpoint import read_tensors
+
+    path = tmp_path / "model.safetensors"
+    save_file({"w": torch.zeros(100)}, str(path))
+    path.write_bytes(path.read_bytes()[:50])
+    with pytest.raises(ValueError, match=f"truncated or corrupt checkpoint {path}"):
+        read_tensors(path)

@@ -182,7 +182,13 @@ def read_tensors(path: Path) -> dict[str, torch.Tensor]:
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        return load_file(str(path))
+        try:  # safetensors holds no code; only a damaged file fails here
+            return load_file(str(path))
+        except Exception as err:
+            reason = (str(err).splitlines() or [type(err).__name__])[0]
+            raise ValueError(
+                f"truncated or corrupt checkpoint {path} ({reason}); restore it from a copy"
+            ) from None
     obj = load_torch_file(path)
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
         obj = obj["model"]
