@@ -20,6 +20,14 @@ from maeid.hlvm.spec import GraphSpec  # noqa: E402
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Commands run in-process may set torch's threads (`--threads`, default the free
+    cores); every test starts again from one."""
+    yield
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(scope="session")
 def qt32() -> GraphSpec:
     """The structure of the reference synthetic model."""
