@@ -96,7 +96,14 @@ def run(args: argparse.Namespace) -> int:
     except NonFiniteLossError as err:
         print(f"maeid train: {err}", file=sys.stderr)
         return 1
-    if result.first_loss is not None and _is_main():
+    if not _is_main():
+        return 0
+    if result.first_loss is None:
+        print(
+            f"{result.out_dir} has already done its {result.step} steps; to train on, "
+            f"extend it: --resume --set run.steps=N (N > {result.step})"
+        )
+    else:
         print(
             f"trained to step {result.step}: loss {result.first_loss:.4f} -> "
             f"{result.last_loss:.4f}; checkpoint {result.out_dir / 'checkpoints' / 'last.pt'}"
