@@ -99,3 +99,14 @@ def test_a_synthetic_sweeps_own_report_has_the_theory_and_promises_no_tsne(tmp_p
     cells = [line.split()[:2] for line in table.strip().splitlines()[2:]]
     assert cells == [["0.5", "4"], ["0.5", "16"], ["0.75", "4"], ["0.75", "16"]]
     assert "## Per run: attention maps\n" in text and "t-SNE" not in text
+
+
+def test_a_missing_model_file_does_not_sink_the_report(tmp_path):
+    from maeid.experiments.report_theory import theory_sections
+
+    class Run:
+        config = {"train": resolve_train_config({"data": {"model": "qt32"}})}
+
+    Run.config["train"]["data"]["model"] = str(tmp_path / "moved.yaml")
+    (section,) = theory_sections([Run()], tmp_path)
+    assert section.startswith("## The theory (moved.yaml)") and "Not computed" in section

@@ -32,9 +32,15 @@ def theory_sections(runs: Sequence[RunRecord], out: Path) -> list[str]:
     sections = []
     for i, ((model, model_seed, patch), (ratios, units)) in enumerate(sorted(cells.items())):
         folder = out / ("theory" if i == 0 else f"theory_{i + 1}")
-        sections.append(
-            theory_section(model, model_seed, patch, sorted(ratios), sorted(units), folder, out)
-        )
+        try:
+            sections.append(
+                theory_section(model, model_seed, patch, sorted(ratios), sorted(units), folder, out)
+            )
+        except (ValueError, OSError) as err:  # e.g. the model's YAML moved since the sweep
+            sections.append(
+                f"## The theory ({Path(model).name})\n\n_Not computed: {err}. The measured "
+                "sections below stand on their own._"
+            )
     return sections
 
 
