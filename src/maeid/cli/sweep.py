@@ -144,7 +144,8 @@ def _local_dry_run(args: argparse.Namespace, spec: SweepSpec, out_dir: Path, pla
         register_points(spec, db, out_dir, plan=plan)
         harvest(db, spec.name)
         runs = db.runs(spec.name)
-    print(f"# sweep {spec.name}: {len(runs)} point(s), run function {spec.run}")
+    skipped = f" and {len(plan[1])} impossible cell(s), skipped" if plan[1] else ""
+    print(f"# sweep {spec.name}: {len(runs)} point(s){skipped}, run function {spec.run}")
     for run in runs:
         axes = " ".join(f"{k}={v}" for k, v in run.params.items())
         todo = "skip" if run.status == "done" else "run"
