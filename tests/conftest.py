@@ -1,9 +1,31 @@
-"""Fixtures shared across test files."""
+"""Fixtures shared across test files, and one thread for everything.
 
-import pytest
+The suite runs on machines that other jobs share; torch's default of one thread per
+core makes it several times slower there. The thread counts are set before torch or
+numpy is first imported, so that their thread pools start at that size; subprocesses
+(DDP, spawned sweep workers) inherit the environment.
+"""
 
-from maeid.hlvm import load_model
-from maeid.hlvm.spec import GraphSpec
+import os
+
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from maeid.hlvm import load_model  # noqa: E402
+from maeid.hlvm.spec import GraphSpec  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Commands run in-process may set torch's threads (`--threads`, default the free
+    cores); every test starts again from one."""
+    yield
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

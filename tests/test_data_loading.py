@@ -107,3 +107,14 @@ def test_image_folder_refuses_bad_roots(tmp_path):
         ImageFolder(tmp_path / "absent")
     with pytest.raises(ValueError, match="no class subfolders"):
         ImageFolder(tmp_path)
+
+
+def test_image_folder_names_and_skips_files_that_are_not_images(tmp_path):
+    (tmp_path / "cls").mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(tmp_path / "cls" / f"{i}.png")
+    (tmp_path / "cls" / "notes.jpg").write_text("not an image")
+    with pytest.warns(UserWarning, match=r"skipped 1 file\(s\).*notes\.jpg"):
+        folder = ImageFolder(tmp_path, size=8, train=False)
+    assert len(folder) == 2 and all(p.suffix == ".png" for p, _ in folder.samples)
+    assert folder[1][0].shape == (3, 8, 8)

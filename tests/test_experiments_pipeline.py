@@ -49,7 +49,7 @@ def test_a_tiny_sweep_trains_measures_and_reports(tmp_path):
             assert 0.0 <= row[f"identifiability.predicted.level_{level}"] <= 1.0
             assert row[f"identifiability.measured.level_{level}"] <= 1.0
         assert row["identifiability.p_shared.level_0"] == 1.0  # the root is always shared
-        assert row["recon.masked.mse"] > 0
+        assert row["recon.masked.mse"] > 0 and row["recon.masked.mean_predictor_mse"] > 0
     # With unit 16 at ratio 0.75 only the root is shared: no level-2 latent is ever in S.
     by_unit = {row["mask_unit"]: row for row in rows}
     assert by_unit[16]["identifiability.p_shared.level_2"] == 0.0
@@ -59,6 +59,7 @@ def test_a_tiny_sweep_trains_measures_and_reports(tmp_path):
     text = report.path.read_text()
     assert "r2_heatmaps.png" in text and "reconstruction_vs_ratio.png" not in text  # 1 ratio
     assert text.count("![attention]") == 2
+    assert "## The theory: which latents a mask makes the MAE recover (qt32)" in text
     assert len(report.headline.splitlines()) == 4
 
 

@@ -162,3 +162,43 @@ def test_slurm_submit_records_each_task_result(tmp_path, monkeypatch):
     assert all((Path(r.run_dir) / "result.json").is_file() for r in runs)
     # Nothing left: a second submission submits no task.
     assert submit(spec, tmp_path / "r.db", tmp_path / "runs", SlurmOptions(), poll_s=0)["done"] == 0
+
+
+def test_impossible_cells_are_listed_skipped_and_reported(tmp_path, monkeypatch, capsys):
+    # qt32 images are 32 px: unit 16 leaves 4 units, and ratio 0.9 keeps int(0.4) = 0.
+    path = make_spec(tmp_path, monkeypatch)
+    spec = yaml.safe_load(path.read_text())
+    spec["grid"] = {"mask_ratio": [0.5, 0.9], "mask_unit": [4, 16], "seed": [0]}
+    path.write_text(yaml.safe_dump(spec))
+    db = tmp_path / "r.db"
+    assert main(["sweep", str(path), "--db", str(db), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    impossible = [ln for ln in out.splitlines() if ln.startswith("impossible")]
+    assert impossible == [
+        "impossible, skipped: mask_ratio=0.9 mask_unit=16 seed=0: mask.ratio=0.9 with "
+        "mask.unit=16 (patch 4) on 32x32 images: masking ratio 0.9 leaves no visible unit "
+        "out of 4; use a smaller ratio or a smaller masking unit"
+    ]
+    assert len([ln for ln in out.splitlines() if ln.startswith("run ")]) == 3
+
+    assert main(["sweep", str(path), "--db", str(db)]) == 0  # the sweep finishes
+    err = capsys.readouterr().err
+    assert "3 done, 1 impossible cell(s) skipped" in err
+    with ResultsDB(db) as results:
+        assert results.counts("grid")["done"] == 3
+        assert [c["params"] for c in results.skipped("grid")] == [
+            {"mask_ratio": 0.9, "mask_unit": 16, "seed": 0}
+        ]
+    assert main(["report", str(db)]) == 0
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "1 grid cell(s) cannot run and were skipped" in report
+    assert "- mask_ratio=0.9 mask_unit=16 seed=0: mask.ratio=0.9 with mask.unit=16" in report
+
+
+def test_the_shipped_qt32_sweep_plans_its_two_impossible_cells():
+    from maeid.experiments.sweep_spec import SweepSpec
+
+    spec = SweepSpec.from_yaml(Path(__file__).parents[1] / "configs/sweeps/qt32_ratio_unit.yaml")
+    runnable, skipped = spec.plan()
+    assert len(runnable) == 28 and len(skipped) == 2
+    assert {(s.params["mask_ratio"], s.params["mask_unit"]) for s in skipped} == {(0.9, 16)}

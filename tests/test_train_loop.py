@@ -120,8 +120,10 @@ def test_cli_trains_and_reports_bad_keys(tmp_path, capsys):
             "--set", "run.progress=false", "--set", "run.recon_every=0"]  # fmt: skip
     assert main(args) == 0
     assert "trained to step 2" in capsys.readouterr().out
-    assert main(["train", "--out", str(out), "--resume", "--set", "run.steps=3"]) == 2
-    assert "run.steps: 2 in the checkpoint, 3 now" in capsys.readouterr().err
+    assert main(["train", "--out", str(out), "--resume", "--set", "mask.ratio=0.5"]) == 2
+    assert "mask.ratio: 0.75 in the checkpoint, 0.5 now" in capsys.readouterr().err
+    assert main(["train", "--out", str(out), "--resume", "--set", "run.steps=1"]) == 2
+    assert "run.steps=1 is below the 2 steps" in capsys.readouterr().err
     assert main([*args[:3], "--out", str(tmp_path / "x"), "--set", "optim.lrr=1"]) == 2
     assert "optim.lrr" in capsys.readouterr().err
 
@@ -168,3 +170,32 @@ def test_bf16_on_cpu_is_opt_in_and_trains_close_to_fp32(tmp_path):
     assert auto.last_loss == fp32.last_loss  # auto means fp32 on CPU
     assert bf16.last_loss != fp32.last_loss  # autocast really ran in bf16...
     assert bf16.last_loss == pytest.approx(fp32.last_loss, rel=0.05)  # ...and stays close
+
+
+def test_extending_a_finished_run_restretches_the_cosine_deterministically(tmp_path):
+    import shutil
+
+    from maeid.train.schedule import lr_at, scaled_lr
+
+    done = train(tiny("run.steps=4"), tmp_path / "a")
+    assert done.step == 4
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    a = train(tiny("run.steps=8"), tmp_path / "a", resume=True)
+    b = train(tiny("run.steps=8"), tmp_path / "b", resume=True)
+    assert a.step == b.step == 8
+    wa, wb = a.model.state_dict(), b.model.state_dict()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)  # the same extension, the same weights
+    assert not torch.equal(
+        wa["decoder_pred.weight"], done.model.state_dict()["decoder_pred.weight"]
+    )
+    log = metrics(tmp_path / "a")
+    assert [m["step"] for m in log] == list(range(1, 9))
+    cfg = tiny("run.steps=8")
+    peak = scaled_lr(cfg.optim.base_lr, cfg.optim.batch_size)
+    # Steps 1-4 ran on the 4-step schedule (ending near 0); 5-8 on the 8-step one.
+    for m in log:
+        steps = 4 if m["step"] <= 4 else 8
+        expected = lr_at(m["step"] - 1, peak, steps, cfg.optim.warmup_steps, cfg.optim.min_lr)
+        assert m["lr"] == pytest.approx(expected, rel=1e-12)
+    assert log[4]["lr"] > log[3]["lr"]  # back up after the finished run's low lr
+    assert read_checkpoint(tmp_path / "a")["config"]["run"]["steps"] == 8

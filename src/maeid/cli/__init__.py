@@ -11,8 +11,15 @@ import sys
 COMMANDS = ("theory", "synth", "train", "sweep", "report", "identify", "evaluate", "demo")
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """Usage mistakes as one line that points at --help (argparse prints the whole usage)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="maeid",
         description="Which latent variables does a masked autoencoder recover, and how do "
         "the masking ratio and the patch size decide it?",

@@ -39,8 +39,9 @@ def run(args: argparse.Namespace) -> int:
         "encoder on visible\ntokens, init = the same encoder before training (the floor).\n"
     )
     print(result.report.headline)
+    skipped = "".join(f"\nimpossible, skipped: {cell.describe()}" for cell in result.sweep.skipped)
     print(
         f"\n{counts['done']} run(s) done, {counts['failed']} failed; "
-        f"{result.seconds:.0f} s in all.\nReport: {result.report.path.resolve()}"
+        f"{result.seconds:.0f} s in all.{skipped}\nReport: {result.report.path.resolve()}"
     )
     return 0 if counts["failed"] == 0 else 1

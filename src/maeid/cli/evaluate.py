@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from maeid.cli.help_format import ShowDefaults
+from maeid.cli.threads import add_threads_argument
 from maeid.evaluate.suite import MEASURES
 
 
@@ -49,13 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--probe-epochs", type=int, default=30)
     p.add_argument("--seed", type=int, default=0, help="seed of masks, subsets, probe, t-SNE")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=0,
-        help="torch threads; 0 = torch's choice. 1 is fastest on a machine that other jobs "
-        "keep busy",
-    )
+    add_threads_argument(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=run)
 
@@ -63,12 +58,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from maeid.cli.threads import free_cores
     from maeid.evaluate.suite import EvalOptions, evaluate_checkpoint, load_eval_data
+    from maeid.output_path import check_output_dir
     from maeid.train.checkpoint import load_checkpoint
 
+    if args.threads < 0:
+        raise ValueError(f"--threads {args.threads}: use a positive count, or 0 for the free cores")
     for flag in ("max_train", "max_test", "recon_images", "robust_images", "probe_epochs"):
         if getattr(args, flag) < 1:
-            raise ValueError(f"--{flag.replace('_', '-')} must be at least 1")
+            value = getattr(args, flag)
+            raise ValueError(f"--{flag.replace('_', '-')} {value}: must be at least 1")
+    if args.out:
+        check_output_dir(args.out)
     model, cfg = load_checkpoint(args.checkpoint)
     opts = EvalOptions(
         pool=args.pool,
@@ -79,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         probe_epochs=args.probe_epochs,
         seed=args.seed,
         progress=not args.no_progress,
-        threads=args.threads or None,
+        threads=args.threads or free_cores(),
     )
     source = args.data or cfg.data.source
     if source == "image_folder":

@@ -23,6 +23,7 @@ from maeid.evaluate.formal import (
     named_mask,
 )
 from maeid.evaluate.regression import METHODS, RegressorConfig
+from maeid.output_path import check_output_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -128,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
     )
     from maeid.hlvm import load_model
 
+    if args.out:
+        check_output_dir(args.out)
     if args.seeds < 1:
         raise ValueError(f"--seeds {args.seeds}: repeat at least once (1 = just --seed)")
     model = load_model(args.model, seed=args.model_seed)

@@ -11,8 +11,11 @@ DESCRIPTION = """\
 Write a Markdown report with PNG figures from a results database (`maeid sweep --db`):
 predicted vs measured R² per latent level over ratio x unit (synthetic sweeps); linear
 probe, kNN and robustness accuracy against ratio and unit beside the paper's Table 1
-trends (real-image sweeps); reconstruction metrics against ratio (the paper's Fig. 5);
-attention maps and t-SNE per run. Sections without data say so.
+trends (real-image sweeps); reconstruction metrics against ratio (the paper's Fig. 5),
+beside the predict-the-mean and (synthetic data) Bayes levels; per run, the figures the
+sweep's evaluations made (attention maps, reconstructions, t-SNE for labelled data). A
+synthetic sweep's report opens with the theory's profile of its model over the sweep's
+ratios and units. Sections without data say so.
 """
 
 

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from maeid.experiments.results_db import ResultsDB
 from maeid.experiments.runner import default_out_dir, harvest, run_sweep
 from maeid.experiments.runner import register as register_points
 from maeid.experiments.slurm import SlurmOptions, describe_jobs, pending_runs, submit
-from maeid.experiments.sweep_spec import SweepSpec
+from maeid.experiments.sweep_spec import SkippedPoint, SweepSpec
+from maeid.output_path import check_output_dir, check_output_file
 
 DESCRIPTION = """\
 Run every point of a sweep (a grid over masking ratio x masking unit x seed, or any config
 key): pre-train an MAE, evaluate it, and store config, status, timings, metrics and
 artefact paths in a SQLite results database (one row per run, keyed by config hash).
+
+Grid cells that cannot run (a ratio that leaves no masking unit visible, a unit that
+does not tile the image) are listed by --dry-run, skipped with a note, and named in the
+report; the sweep still ends with status 0.
 
 Idempotent: rerunning the same command skips finished runs, resumes interrupted ones
 from their last checkpoint, and is safe to start twice on the same database. See
@@ -82,11 +89,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     spec = SweepSpec.from_yaml(args.spec)
-    out_dir = args.out or default_out_dir(spec, args.db)
+    out_dir = check_output_dir(args.out or default_out_dir(spec, args.db))
+    check_output_file(args.db, "--db")
+    for option in ("workers", "time_min", "gpus_per_node", "cpus_per_task", "mem_gb", "parallel"):
+        if getattr(args, option) < 1:
+            flag = "--" + option.replace("_", "-")
+            raise ValueError(f"{flag} {getattr(args, option)}: give a count of at least 1")
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads {args.threads}: need at least 1 thread per worker")
+    plan = spec.plan()  # every point resolved and checked before anything is written
     if args.launcher == "slurm":
-        return _slurm(args, spec, out_dir)
+        return _slurm(args, spec, out_dir, plan)
     if args.dry_run:
-        return _local_dry_run(args, spec, out_dir)
+        return _local_dry_run(args, spec, out_dir, plan)
     summary = run_sweep(
         spec,
         args.db,
@@ -95,11 +110,11 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         retry_failed=args.retry_failed,
     )
-    _print_summary(spec, args.db, summary.counts, out_dir)
+    _print_summary(spec, args.db, summary.counts, out_dir, plan[1])
     return 0 if summary.counts["failed"] == 0 else 1
 
 
-def _slurm(args: argparse.Namespace, spec: SweepSpec, out_dir: Path) -> int:
+def _slurm(args: argparse.Namespace, spec: SweepSpec, out_dir: Path, plan) -> int:
     options = SlurmOptions(
         partition=args.partition,
         account=args.account,
@@ -111,7 +126,8 @@ def _slurm(args: argparse.Namespace, spec: SweepSpec, out_dir: Path) -> int:
     )
     if args.dry_run:
         with ResultsDB(args.db) as db:
-            print(describe_jobs(spec, pending_runs(spec, db, out_dir), options))
+            print(describe_jobs(spec, pending_runs(spec, db, out_dir, plan=plan), options))
+        _print_skipped(plan[1], sys.stdout)
         return 0
     with ResultsDB(args.db) as db:
         if args.retry_failed:
@@ -119,26 +135,42 @@ def _slurm(args: argparse.Namespace, spec: SweepSpec, out_dir: Path) -> int:
     submit(spec, args.db, out_dir, options)
     with ResultsDB(args.db) as db:
         counts = db.counts(spec.name)
-    _print_summary(spec, args.db, counts, out_dir)
+    _print_summary(spec, args.db, counts, out_dir, plan[1])
     return 0 if counts["failed"] == 0 else 1
 
 
-def _local_dry_run(args: argparse.Namespace, spec: SweepSpec, out_dir: Path) -> int:
+def _local_dry_run(args: argparse.Namespace, spec: SweepSpec, out_dir: Path, plan) -> int:
     with ResultsDB(args.db) as db:
-        register_points(spec, db, out_dir)
+        register_points(spec, db, out_dir, plan=plan)
         harvest(db, spec.name)
         runs = db.runs(spec.name)
-    print(f"# sweep {spec.name}: {len(runs)} point(s), run function {spec.run}")
+    skipped = f" and {len(plan[1])} impossible cell(s), skipped" if plan[1] else ""
+    print(f"# sweep {spec.name}: {len(runs)} point(s){skipped}, run function {spec.run}")
     for run in runs:
         axes = " ".join(f"{k}={v}" for k, v in run.params.items())
         todo = "skip" if run.status == "done" else "run"
         print(f"{todo:4s} run {run.id} [{run.status}] {axes} -> {run.run_dir}")
+    _print_skipped(plan[1], sys.stdout)
     return 0
 
 
-def _print_summary(spec: SweepSpec, db_path: Path, counts: dict[str, int], out_dir: Path) -> None:
-    parts = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+def _print_skipped(skipped: Sequence[SkippedPoint], stream: TextIO) -> None:
+    for cell in skipped:
+        print(f"impossible, skipped: {cell.describe()}", file=stream)
+
+
+def _print_summary(
+    spec: SweepSpec,
+    db_path: Path,
+    counts: dict[str, int],
+    out_dir: Path,
+    skipped: Sequence[SkippedPoint] = (),
+) -> None:
+    parts = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no runs"
+    if skipped:
+        parts += f", {len(skipped)} impossible cell(s) skipped"
     print(f"sweep {spec.name}: {parts}; runs in {out_dir}; results in {db_path}", file=sys.stderr)
+    _print_skipped(skipped, sys.stderr)
     if counts["running"]:
         print(
             f"  {counts['running']} run(s) are held by another live sweep process; rerun this "

@@ -22,6 +22,7 @@ from maeid.hlvm import (
     save_dataset,
     variance_by_level,
 )
+from maeid.output_path import check_output_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--n must be positive, got {args.n}")
     if args.out.suffix != ".npz":
         raise ValueError(f"--out {args.out} must end in .npz")
+    check_output_file(args.out)
+    if args.variance_samples < 0:
+        raise ValueError(f"--variance-samples {args.variance_samples}: use 0 (skip) or more")
     model = load_model(args.model, seed=args.model_seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     sample = model.sample(args.n, seed=args.seed, progress=True)

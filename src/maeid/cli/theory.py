@@ -10,7 +10,9 @@ import argparse
 import json
 import os
 
+from maeid.cli.help_format import ShowDefaults
 from maeid.hlvm.spec import GraphSpec
+from maeid.output_path import check_output_dir
 from maeid.theory.identification import identify
 from maeid.theory.profile import TheoryProfile, theory_profile
 from maeid.theory.token_masks import default_patch_size
@@ -24,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "masking ratio x masking unit, draw masks with the MAE's own sampler and report how "
         "often each latent level is shared by the two sides (S) and in the minimal code c, "
         "and the code dimension d_c. With --masked, analyse one mask given by node names.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=ShowDefaults,
     )
     p.add_argument("--model", default="qt32", help="builder name (e.g. qt32) or a YAML path")
     p.add_argument(
@@ -52,6 +54,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out:
+        check_output_dir(args.out)
+    if args.masks < 1:
+        raise ValueError(f"--masks {args.masks}: draw at least 1 mask per cell")
     spec = load_spec(args.model)
     if args.masked is not None:
         return _one_mask(spec, args)
@@ -61,9 +67,10 @@ def run(args: argparse.Namespace) -> int:
         units = [base, 2 * base, 4 * base] if base else [1]
     else:
         units = _ints(args.units, "--units")
-    profile = theory_profile(
-        spec, _floats(args.ratios, "--ratios"), units, args.masks, args.seed, patch, progress=True
-    )
+    ratios = _floats(args.ratios, "--ratios")
+    if bad := [r for r in ratios if not 0 < r < 1]:
+        raise ValueError(f"--ratios {args.ratios!r}: {bad[0]:g} is outside (0, 1); use e.g. 0.75")
+    profile = theory_profile(spec, ratios, units, args.masks, args.seed, patch, progress=True)
     if args.json:
         print(json.dumps(profile.to_dict()))
     else:

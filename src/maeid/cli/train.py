@@ -2,6 +2,7 @@
 
     maeid train --config configs/qt32.yaml --out runs/qt32 --set mask.ratio=0.9
     maeid train --out runs/qt32 --resume                       # continue where it stopped
+    maeid train --out runs/qt32 --resume --set run.steps=2000  # extend a finished run
     torchrun --nproc_per_node=4 -m maeid train --config configs/qt32.yaml --out runs/qt32
 
 The run directory holds config.yaml (resolved), metrics.jsonl, TensorBoard events,
@@ -14,6 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from maeid.cli.threads import add_threads_argument
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -25,12 +28,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "show the common keys; the run directory gets config.yaml (every key, resolved),\n"
         "metrics.jsonl, TensorBoard events, recon/step_*.png and checkpoints/last.pt.\n"
         "run.precision: auto (bf16 on CUDA, fp32 on CPU), fp32, or bf16 (on CPU too: about\n"
-        "2x faster for ViT-S/16 on an AVX512-BF16 CPU, slower for qt32-sized models).",
+        "2x faster for ViT-S/16 on an AVX512-BF16 CPU, slower for qt32-sized models).\n\n"
+        "Extending a run: --resume --set run.steps=N continues a run (finished or not) to N\n"
+        "steps. The warm-up + cosine schedule is recomputed for the new end, as if the run\n"
+        "had been planned for N steps: the lr goes back up to that schedule's value at the\n"
+        "current step, then decays to optim.min_lr at step N. The same command gives the\n"
+        "same numbers every time.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
         "  maeid train --config configs/qt32.yaml --out runs/qt32\n"
         "  maeid train --config configs/qt32.yaml --out runs/u16 --set mask.unit=16\n"
         "  maeid train --out runs/qt32 --resume\n"
+        "  maeid train --out runs/qt32 --resume --set run.steps=2000   # extend it\n"
         "  torchrun --nproc_per_node=4 -m maeid train --config configs/qt32.yaml --out runs/x",
     )
     p.add_argument(
@@ -52,7 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--resume",
         action="store_true",
-        help="continue the run in --out from checkpoints/last.pt; refused if the config differs",
+        help="continue the run in --out from checkpoints/last.pt; refused if the config differs, "
+        "but for logging keys and run.steps (a larger one extends the run)",
     )
     p.add_argument(
         "--stop-after",
@@ -61,13 +71,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="end this invocation after STEP steps in all, with a checkpoint (for jobs with a "
         "time limit; continue with --resume)",
     )
+    add_threads_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from maeid.cli.threads import set_threads
+    from maeid.output_path import check_output_dir
     from maeid.train.config import load_config
     from maeid.train.loop import NonFiniteLossError, train
 
+    check_output_dir(args.out)
+    if args.stop_after is not None and args.stop_after < 1:
+        raise ValueError(f"--stop-after {args.stop_after}: give a step count of at least 1")
+    set_threads(args.threads)
     config_path = args.config
     if config_path is None:
         if not args.resume:
@@ -79,7 +96,14 @@ def run(args: argparse.Namespace) -> int:
     except NonFiniteLossError as err:
         print(f"maeid train: {err}", file=sys.stderr)
         return 1
-    if result.first_loss is not None and _is_main():
+    if not _is_main():
+        return 0
+    if result.first_loss is None:
+        print(
+            f"{result.out_dir} has already done its {result.step} steps; to train on, "
+            f"extend it: --resume --set run.steps=N (N > {result.step})"
+        )
+    else:
         print(
             f"trained to step {result.step}: loss {result.first_loss:.4f} -> "
             f"{result.last_loss:.4f}; checkpoint {result.out_dir / 'checkpoints' / 'last.pt'}"

@@ -7,16 +7,21 @@
 Training samples get the reference MAE recipe: random resized crop (scale 0.2 to 1,
 bicubic), horizontal flip, per-channel normalisation. Evaluation samples are resized and
 centre-cropped.
+
+Every file with an image suffix is opened once at construction (PIL reads only the
+header): files that are not images are named in a warning and left out, and a folder
+with no readable image is refused, before any training starts.
 """
 
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from maeid.data.transforms import (
@@ -61,13 +66,29 @@ class ImageFolder(Dataset):
             raise ValueError(
                 f"image folder {self.root} has no class subfolders; expected root/<class>/<image>"
             )
-        self.samples = [
+        found = [
             (path, label)
             for label, name in enumerate(self.classes)
             for path in sorted((self.root / name).rglob("*"))
-            if path.suffix.lower() in IMAGE_SUFFIXES
+            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
         ]
+        unreadable = {path: why for path, _ in found if (why := _unreadable(path))}
+        self.samples = [(path, label) for path, label in found if path not in unreadable]
+        if unreadable and self.samples:
+            named = "; ".join(f"{p} ({why})" for p, why in list(unreadable.items())[:3])
+            more = f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else ""
+            warnings.warn(
+                f"image folder {self.root}: skipped {len(unreadable)} file(s) that are not "
+                f"readable images: {named}{more}",
+                stacklevel=2,
+            )
         if not self.samples:
+            if unreadable:
+                named = ", ".join(str(p) for p in list(unreadable)[:3])
+                raise ValueError(
+                    f"image folder {self.root} holds no readable image: {named} "
+                    f"({next(iter(unreadable.values()))}); put real images under root/<class>/"
+                )
             raise ValueError(f"image folder {self.root} holds no images ({sorted(IMAGE_SUFFIXES)})")
         if channels not in (1, 3):
             raise ValueError(f"channels={channels} is not supported; use 1 (grey) or 3 (RGB)")
@@ -88,8 +109,11 @@ class ImageFolder(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         path, label = self.samples[index]
-        with Image.open(path) as file:
-            img = file.convert(self.mode)
+        try:
+            with Image.open(path) as file:
+                img = file.convert(self.mode)
+        except (UnidentifiedImageError, OSError) as err:  # a header that lied about the rest
+            raise ValueError(f"image {path} cannot be read ({err}); remove or replace it") from None
         if self.train:
             g = torch.Generator().manual_seed(sample_seed(self.seed, self.epoch, index))
             img = random_resized_crop(img, self.size, g, self.scale)
@@ -98,3 +122,14 @@ class ImageFolder(Dataset):
         else:
             img = center_crop(img, self.size)
         return normalize(to_tensor(img), self.mean, self.std), label
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why PIL cannot open `path` as an image (from its header alone), or None."""
+    try:
+        with Image.open(path):
+            return None
+    except UnidentifiedImageError:
+        return "not an image PIL can read"
+    except OSError as err:
+        return str(err)

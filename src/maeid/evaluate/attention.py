@@ -96,7 +96,11 @@ def attention_on_object(
 def plot_cls_attention(
     images: np.ndarray, maps: np.ndarray, path: str | Path, title: str = ""
 ) -> Path:
-    """Each image (N, C, H, W, display scale) beside its [CLS] map overlaid in colour."""
+    """Each image (N, C, H, W, display scale) beside its [CLS] map overlaid in colour.
+
+    Each map is scaled to its own peak (the colour bar: 1 = the patch the [CLS] token
+    attends to most in that image), so maps compare where attention goes, not how much.
+    """
     n = len(images)
     fig, axes = plt.subplots(2, n, figsize=(1.5 * n, 3.2), squeeze=False)
     for i in range(n):
@@ -107,9 +111,11 @@ def plot_cls_attention(
         heat = maps[i] / max(float(maps[i].max()), 1e-12)
         axes[0, i].imshow(gray, cmap="gray" if gray.ndim == 2 else None)
         axes[1, i].imshow(gray, cmap="gray" if gray.ndim == 2 else None)
-        axes[1, i].imshow(
+        overlay = axes[1, i].imshow(
             heat,
             cmap="inferno",
+            vmin=0.0,
+            vmax=1.0,
             alpha=0.6,
             extent=(-0.5, w - 0.5, h - 0.5, -0.5),
             interpolation="nearest",
@@ -121,6 +127,9 @@ def plot_cls_attention(
     axes[1, 0].set_ylabel("[CLS] attention", fontsize=8)
     fig.suptitle(title or "last-layer [CLS] attention, mean over heads", fontsize=9)
     fig.tight_layout()
+    bar = fig.colorbar(overlay, ax=axes.ravel().tolist(), shrink=0.45, pad=0.02)
+    bar.set_label("attention / image's peak", fontsize=7)
+    bar.ax.tick_params(labelsize=6)
     return save_figure(fig, path)
 
 

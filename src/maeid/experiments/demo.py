@@ -24,6 +24,7 @@ from pathlib import Path
 from maeid.experiments.report import Report, build_report
 from maeid.experiments.runner import SweepSummary, run_sweep
 from maeid.experiments.sweep_spec import SweepSpec
+from maeid.output_path import check_output_dir
 
 THEORY_RATIOS = (0.1, 0.25, 0.5, 0.75, 0.9)
 THEORY_UNITS = (4, 8, 16)
@@ -53,10 +54,13 @@ def run_demo(
     out: str | Path, spec_path: str | Path | None = None, workers: int | None = None
 ) -> DemoResult:
     start = time.perf_counter()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(out)
     spec = SweepSpec.from_yaml(spec_path or demo_spec_path())
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers {workers}: need at least 1 worker process")
     workers = workers or max(1, min(2, os.cpu_count() or 1, spec.size))
+    spec.plan()  # every point resolved and checked before anything is written
+    out.mkdir(parents=True, exist_ok=True)
 
     _say(f"[1/3] theory: which latents must an MAE recover on qt32? ({out / 'theory'})")
     theory_table = _theory(out / "theory")
@@ -65,7 +69,9 @@ def run_demo(
     summary = run_sweep(spec, out / "results.db", out_dir=out / "runs", workers=workers)
 
     _say("[3/3] report")
-    report = build_report(out / "results.db", out, spec.name, [_theory_section(theory_table)])
+    report = build_report(
+        out / "results.db", out, spec.name, [_theory_section(theory_table)], with_theory=False
+    )
     return DemoResult(report, summary, time.perf_counter() - start)
 
 

@@ -20,6 +20,7 @@ A sweep's `evaluate` names any of:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -179,7 +180,11 @@ def _suite(
             "clean_top1": result["robustness"]["clean"],
         }
     if "recon" in result:
-        metrics["recon"] = result["recon"]  # {"masked": {mse, psnr, ssim, fsim}, "composed": ...}
+        # {"masked": {mse, psnr, ssim, fsim}, "composed": ...}, and the plateau below
+        metrics["recon"] = copy.deepcopy(result["recon"])
+        metrics["recon"]["masked"]["mean_predictor_mse"] = mean_predictor_mse(
+            data.test_images[: opts.recon_images], data.std
+        )
     if "attention" in result:
         distances = result["attention"]["mean_distance_per_layer"]
         metrics["attention"] = {"mean_distance_last_layer": distances[-1]}
@@ -192,3 +197,15 @@ def _suite(
         if name:
             artefacts[name] = figure
     return metrics, artefacts
+
+
+def mean_predictor_mse(images: torch.Tensor, std: tuple[float, ...]) -> float:
+    """MSE, in the data's own units (those of `recon.*.mse`), of predicting every pixel by
+    the training set's per-channel mean: the plateau a reconstruction must get below.
+
+    `images` are normalised by the training set's mean and std, so the mean is 0 there
+    and a pixel's error is its normalised value times its channel's std. Masks are
+    uniform over the image, so all pixels estimate the masked ones without bias.
+    """
+    scale = torch.tensor(std, dtype=torch.float64).view(1, -1, 1, 1)
+    return float(((images.double() * scale) ** 2).mean())

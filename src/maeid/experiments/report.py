@@ -37,7 +37,9 @@ from maeid.experiments.report_figures import (
     r2_heatmaps,
     reconstruction_vs_ratio,
 )
+from maeid.experiments.report_theory import theory_sections
 from maeid.experiments.results_db import ResultsDB, RunRecord
+from maeid.output_path import check_output_dir
 
 R2_SOURCES = (
     ("identifiability.predicted", "predicted (theory)"),
@@ -65,7 +67,9 @@ REAL_IMAGE_COLUMNS = {
     "attention.cls_attention_on_object": ("attn on object %", "pct"),
     "attention.object_area": ("object area %", "pct"),
 }
-PER_RUN_IMAGES = ("attention", "reconstructions", "tsne")
+# Per-run figures, by artefact name, as the report names them.
+PER_RUN_IMAGES = {"attention": "attention maps", "reconstructions": "reconstructions",
+                  "tsne": "t-SNE"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -80,29 +84,39 @@ def build_report(
     out_dir: str | Path | None = None,
     sweep: str | None = None,
     extra_sections: Sequence[str] = (),
+    with_theory: bool = True,
 ) -> Report:
     """Write `out_dir/report.md` and its figures from the database at `db_path`.
 
-    `extra_sections` (Markdown) go right after the header, e.g. the demo's theory profile.
+    `extra_sections` (Markdown) go right after the header. `with_theory` adds the theory's
+    profile of a synthetic sweep's model over the sweep's cells (the demo brings its own).
     """
     db_path = Path(db_path)
+    if db_path.is_dir():
+        raise ValueError(f"{db_path} is a folder; pass the database file `maeid sweep --db` wrote")
     if not db_path.is_file():
         raise FileNotFoundError(f"results database {db_path} not found; run `maeid sweep` first")
     out = Path(out_dir) if out_dir is not None else db_path.resolve().parent / "report"
-    out.mkdir(parents=True, exist_ok=True)
-    with ResultsDB(db_path) as db:
+    check_output_dir(out)
+    with ResultsDB(db_path) as db:  # read everything before writing anything
         if sweep is not None and sweep not in db.sweeps():
-            raise ValueError(f"no sweep {sweep!r} in {db_path}; it holds {db.sweeps()}")
+            raise ValueError(
+                f"no sweep {sweep!r} in {db_path}; it holds {db.sweeps()}, pass one to --sweep"
+            )
         runs = db.runs(sweep)
+        skipped = db.skipped(sweep)
         rows = db.metric_table(sweep)
         sweeps = [sweep] if sweep else db.sweeps()
+    out.mkdir(parents=True, exist_ok=True)
     figures: list[Path] = []
+    theory = theory_sections(runs, out) if with_theory else []
     headline = identifiability_table(rows)
     real = real_image_table(rows)
     sections = [
         _header(db_path, sweeps),
         *extra_sections,
-        _runs_section(runs),
+        *theory,
+        _runs_section(runs, skipped),
         _identifiability_section(rows, out, figures, headline),
         _accuracy_section(rows, out, figures, real),
         _reconstruction_section(rows, out, figures),
@@ -186,9 +200,19 @@ def _header(db_path: Path, sweeps: list[str]) -> str:
     )
 
 
-def _runs_section(runs: list[RunRecord]) -> str:
+def _runs_section(runs: list[RunRecord], skipped: Sequence[dict[str, Any]] = ()) -> str:
+    impossible = [
+        "- " + " ".join(f"{k}={v}" for k, v in cell["params"].items()) + f": {cell['reason']}"
+        for cell in skipped
+    ]
+    note = (
+        f"\n\n{len(impossible)} grid cell(s) cannot run and were skipped:\n\n"
+        + "\n".join(impossible)
+        if impossible
+        else ""
+    )
     if not runs:
-        return "## Runs\n\n_The database holds no runs yet._"
+        return "## Runs\n\n_The database holds no runs yet._" + note
     counts: dict[str, int] = {}
     for run in runs:
         counts[run.status] = counts.get(run.status, 0) + 1
@@ -211,7 +235,7 @@ def _runs_section(runs: list[RunRecord]) -> str:
     for run in failed:
         last = run.error.strip().splitlines()[-1]
         lines.append(f"\nRun {run.id} failed: `{last}`")
-    return "\n".join(lines)
+    return "\n".join(lines) + note
 
 
 def _identifiability_section(rows, out: Path, figures: list[Path], headline: str) -> str:
@@ -295,8 +319,8 @@ def _reconstruction_section(rows, out: Path, figures: list[Path]) -> str:
 
 
 def _per_run_images_section(runs: list[RunRecord], out: Path) -> str:
-    title = "## Per run: attention maps, reconstructions, t-SNE"
-    blocks = []
+    """The runs' own figures; the title names only the kinds some run has."""
+    blocks, kinds = [], set()
     for run in runs:
         if run.status != "done" or not run.artefacts:
             continue
@@ -306,15 +330,15 @@ def _per_run_images_section(runs: list[RunRecord], out: Path) -> str:
             if name in run.artefacts and Path(run.artefacts[name]).is_file()
         ]
         if images:
+            kinds.update(name for name, _ in images)
             point = " ".join(f"{k}={v}" for k, v in run.params.items())
             copies = [(name, _copy_into(out / "runs", f"{run.id}_{name}", p)) for name, p in images]
             links = " ".join(f"![{name}]({p.relative_to(out)})" for name, p in copies)
             blocks.append(f"**Run {run.id}** ({point})\n\n{links}")
     if not blocks:
-        return (
-            f"{title}\n\n_No attention, reconstruction or t-SNE images among the runs' artefacts._"
-        )
-    return f"{title}\n\n" + "\n\n".join(blocks)
+        return "## Per-run figures\n\n_No run has attention, reconstruction or t-SNE images._"
+    shown = [label for name, label in PER_RUN_IMAGES.items() if name in kinds]
+    return f"## Per run: {', '.join(shown)}\n\n" + "\n\n".join(blocks)
 
 
 def _copy_into(folder: Path, stem: str, source: Path) -> Path:

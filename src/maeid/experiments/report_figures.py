@@ -174,37 +174,93 @@ def accuracy_vs_axis(rows: Sequence[Row], axis: str, path: Path) -> Path | None:
 
 def reconstruction_vs_ratio(rows: Sequence[Row], path: Path) -> Path | None:
     """MSE, PSNR, SSIM and FSIM of the masked patches' reconstruction against the ratio,
-    one line per unit (the paper's Fig. 5); None without two ratios to compare."""
+    one line per unit (the paper's Fig. 5), beside the levels that give them a scale;
+    None without two ratios to compare. See `reconstruction_figure`."""
+    fig = reconstruction_figure(rows)
+    return None if fig is None else _save(fig, path)
+
+
+def reconstruction_figure(rows: Sequence[Row]) -> plt.Figure | None:
+    """The figure of `reconstruction_vs_ratio`.
+
+    Every axis starts at its natural origin (ratio 0, MSE 0, PSNR 0 dB, SSIM and FSIM 0 to
+    1), so a difference looks as large as it is. The MSE panel draws two levels:
+
+    - predict the mean (`recon.masked.mean_predictor_mse`): the MSE of predicting every
+      masked pixel by the training set's mean, the plateau a model must get below;
+    - Bayes (synthetic data, where a run's metrics carry `bayes_loss`): the best masked
+      MSE any model can reach at that ratio and unit. `bayes_loss` is in the training
+      loss's units (standardised pixels), so it is drawn scaled by the ratio of the two
+      plateaus, predict-the-mean MSE / `plateau_loss` (1 when no `plateau_loss` is given:
+      predicting the mean of standardised pixels scores 1).
+    """
     metrics = [
-        ("recon.masked.mse", "MSE (lower is better)"),
-        ("recon.masked.psnr", "PSNR (dB)"),
-        ("recon.masked.ssim", "SSIM"),
-        ("recon.masked.fsim", "FSIM"),
+        ("recon.masked.mse", "MSE (lower is better)", None),
+        ("recon.masked.psnr", "PSNR (dB)", None),
+        ("recon.masked.ssim", "SSIM", 1.0),
+        ("recon.masked.fsim", "FSIM", 1.0),
     ]
-    present = [(m, t) for m, t in metrics if any(r.get(m) is not None for r in rows)]
+    present = [m for m in metrics if any(r.get(m[0]) is not None for r in rows)]
     ratios = {r["mask_ratio"] for r in rows if r.get("mask_ratio") is not None}
     if not present or len(ratios) < 2:
         return None
     fig, axes = plt.subplots(
-        1, len(present), figsize=(3.2 * len(present), 3.2), squeeze=False, constrained_layout=True
+        1, len(present), figsize=(3.2 * len(present), 3.4), squeeze=False, constrained_layout=True
     )
     units = sorted({r["mask_unit"] for r in rows if r.get("mask_unit") is not None})
-    for ax, (metric, title) in zip(axes[0], present, strict=True):
+    colours = {unit: f"C{i}" for i, unit in enumerate(units)}
+    for ax, (metric, title, top) in zip(axes[0], present, strict=True):
         for unit in units:
             means = cell_means(
                 [r for r in rows if r.get("mask_unit") == unit], metric, "mask_ratio"
             )
             if means:
                 xs = sorted(means)
-                ax.plot(xs, [means[x] for x in xs], marker="o", label=f"unit {unit}px")
+                ax.plot(xs, [means[x] for x in xs], marker="o", color=colours[unit],
+                        label=f"unit {unit}px")  # fmt: skip
+        if metric == "recon.masked.mse":
+            _draw_mse_levels(ax, rows, units, colours)
         ax.set(title=title, xlabel="masking ratio")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, top if top is not None else max(ax.get_ylim()[1], 1e-12))
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+    axes[0][0].legend(fontsize=7)
     fig.suptitle(
         "Reconstruction of the masked patches against masking ratio (cf. paper Fig. 5)",
         fontsize=11,
     )
-    return _save(fig, path)
+    return fig
+
+
+def _draw_mse_levels(ax: plt.Axes, rows: Sequence[Row], units: Sequence, colours: dict) -> None:
+    """Predict-the-mean and Bayes levels on the MSE panel (see `reconstruction_figure`)."""
+    plateau_key = "recon.masked.mean_predictor_mse"
+    plateaus = [float(r[plateau_key]) for r in rows if r.get(plateau_key) is not None]
+    if not plateaus:
+        return
+    plateau = float(np.mean(plateaus))
+    ax.axhline(plateau, color="0.3", linestyle=":", label="predict the mean")
+    bayes_key = metric_named(rows, "bayes_loss")
+    loss_plateau_key = metric_named(rows, "plateau_loss")
+    if bayes_key is None:
+        return
+    for unit in units:
+        cell = [r for r in rows if r.get("mask_unit") == unit and r.get(bayes_key) is not None]
+        scaled = defaultdict(list)
+        for r in cell:
+            loss_plateau = r.get(loss_plateau_key) if loss_plateau_key else None
+            to_mse = plateau / float(loss_plateau or 1.0)
+            scaled[r["mask_ratio"]].append(float(r[bayes_key]) * to_mse)
+        if scaled:
+            xs = sorted(scaled)
+            ax.plot(xs, [np.mean(scaled[x]) for x in xs], linestyle="--", color=colours[unit],
+                    label=f"Bayes, unit {unit}px")  # fmt: skip
+
+
+def metric_named(rows: Sequence[Row], leaf: str) -> str | None:
+    """The dotted metric name whose last part is `leaf` (e.g. `train.bayes_loss`), if any."""
+    names = sorted({k for r in rows for k in r if k == leaf or k.endswith(f".{leaf}")})
+    return names[0] if names else None
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:

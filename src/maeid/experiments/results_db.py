@@ -195,6 +195,24 @@ def finite_or_none(value: Any) -> Any:
     return value
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_is_sqlite(path: Path) -> None:
+    """Refuse an existing file that is not SQLite, before sqlite3 touches it."""
+    if path.is_dir():
+        raise ValueError(f"results database {path} is a folder; pass a file path (e.g. {path}.db)")
+    if not path.is_file() or path.stat().st_size == 0:
+        return  # a new database (sqlite3 creates it; an empty file is one too)
+    with path.open("rb") as f:
+        header = f.read(len(SQLITE_HEADER))
+    if header != SQLITE_HEADER:
+        raise ValueError(
+            f"{path} is not a SQLite results database; pass the --db file that "
+            "`maeid sweep` wrote, or a new path"
+        )
+
+
 class ResultsDB:
     """The sweep results database at `path` (created on first use).
 
@@ -215,6 +233,7 @@ class ResultsDB:
                 f"directory {self.path.parent} for the results database does not exist; "
                 "create it or pick another --db path"
             )
+        _check_is_sqlite(self.path)
         self.stale_after_s = stale_after_s
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is
         # exactly what the code says it is.
@@ -441,7 +460,26 @@ class ResultsDB:
             )
         return cur.rowcount == 1
 
+    def set_skipped(self, sweep: str, cells: list[dict[str, Any]]) -> None:
+        """Record the sweep's grid cells that cannot run ({params, reason} each)."""
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (f"skipped:{sweep}", canonical_json(cells)),
+            )
+
     # --- reading -------------------------------------------------------------------------
+
+    def skipped(self, sweep: str | None = None) -> list[dict[str, Any]]:
+        """Grid cells recorded as impossible, of one sweep or of all: {sweep, params, reason}."""
+        rows = self._conn.execute("SELECT key, value FROM meta WHERE key LIKE 'skipped:%'")
+        cells = []
+        for row in rows:
+            name = row["key"].partition(":")[2]
+            if sweep is None or name == sweep:
+                cells += [{"sweep": name, **cell} for cell in json.loads(row["value"])]
+        return cells
 
     def runs(self, sweep: str | None = None, status: str | None = None) -> list[RunRecord]:
         """All runs (of one sweep, with one status, when given), in id order."""

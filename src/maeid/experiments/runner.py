@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from maeid.experiments.results_db import Claim, ResultsDB, RunRecord, finite_or_none
-from maeid.experiments.sweep_spec import SweepSpec
+from maeid.experiments.sweep_spec import SkippedPoint, SweepPoint, SweepSpec
+from maeid.output_path import check_output_dir
+from maeid.progress import tqdm
 
 RESULT_FILE = "result.json"
 
@@ -73,15 +73,27 @@ def load_run_fn(path: str) -> RunFn:
     try:
         fn = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as err:
-        raise ValueError(f"run function {path!r} cannot be imported: {err}") from err
+        raise ValueError(
+            f"run function {path!r} cannot be imported ({err}); give an importable "
+            "'package.module:function'"
+        ) from None
     if not callable(fn):
         raise ValueError(f"run function {path!r} is not callable")
     return fn
 
 
-def register(spec: SweepSpec, db: ResultsDB, out_dir: Path, resolve=None) -> list[int]:
-    """Add every point of `spec` to the database (known points are left as they are)."""
+def register(
+    spec: SweepSpec,
+    db: ResultsDB,
+    out_dir: Path,
+    resolve=None,
+    plan: tuple[list[SweepPoint], list[SkippedPoint]] | None = None,
+) -> list[int]:
+    """Add every runnable point of `spec` to the database (known points are left as they
+    are) and note the impossible cells. `plan` is `spec.plan(resolve)` if already made."""
+    points, skipped = plan if plan is not None else spec.plan(resolve)
     out_dir.mkdir(parents=True, exist_ok=True)
+    db.set_skipped(spec.name, [{"params": s.params, "reason": s.reason} for s in skipped])
     return [
         db.add_run(
             sweep=spec.name,
@@ -90,7 +102,7 @@ def register(spec: SweepSpec, db: ResultsDB, out_dir: Path, resolve=None) -> lis
             params=point.params,
             run_dir=point.run_dir(out_dir).resolve(),
         )
-        for point in spec.points(resolve)
+        for point in points
     ]
 
 
@@ -188,6 +200,7 @@ class SweepSummary:
     counts: dict[str, int]  # runs per status after the sweep
     ran: dict[str, int]  # what this invocation did: done / failed / lost
     out_dir: Path
+    skipped: tuple[SkippedPoint, ...] = ()  # grid cells that cannot run, with the reason
 
 
 def run_sweep(
@@ -217,11 +230,13 @@ def run_sweep(
     if threads is not None and threads < 1:
         raise ValueError(f"--threads {threads}: need at least 1 thread per worker")
     out = Path(out_dir) if out_dir is not None else default_out_dir(spec, db_path)
+    check_output_dir(out)
     run_fn = run_fn or spec.run
     if isinstance(run_fn, str):
         load_run_fn(run_fn)  # fail now, not in every worker
+    plan = spec.plan(resolve)  # every point checked before the database is touched
     with ResultsDB(db_path, stale_after_s=stale_after_s) as db:
-        register(spec, db, out, resolve)
+        register(spec, db, out, resolve, plan)
         if retry_failed:
             db.retry_failed(spec.name)
         harvest(db, spec.name)
@@ -258,7 +273,7 @@ def run_sweep(
                 db, db_path, spec.name, run_fn, workers, threads, bar, heartbeat_s, stale_after_s
             )
         bar.close()
-        return SweepSummary(db.counts(spec.name), ran, out)
+        return SweepSummary(db.counts(spec.name), ran, out, tuple(plan[1]))
 
 
 def default_out_dir(spec: SweepSpec, db_path: str | Path) -> Path:

@@ -65,9 +65,11 @@ class SlurmOptions:
         return params
 
 
-def pending_runs(spec: SweepSpec, db: ResultsDB, out_dir: Path, resolve=None) -> list[RunRecord]:
+def pending_runs(
+    spec: SweepSpec, db: ResultsDB, out_dir: Path, resolve=None, plan=None
+) -> list[RunRecord]:
     """Register the sweep, record finished results, and list the runs still to do."""
-    register(spec, db, out_dir, resolve)
+    register(spec, db, out_dir, resolve, plan)
     harvest(db, spec.name)
     return [run for run in db.runs(spec.name) if run.status == "pending" or db.is_abandoned(run)]
 

@@ -72,6 +72,18 @@ class SweepPoint:
 
 
 @dataclass(frozen=True)
+class SkippedPoint:
+    """A grid cell that cannot run (e.g. a ratio that leaves no masking unit visible)."""
+
+    params: dict[str, Any]
+    reason: str
+
+    def describe(self) -> str:
+        axes = " ".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{axes}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class SweepSpec:
     name: str
     base: dict[str, Any]
@@ -87,8 +99,17 @@ class SweepSpec:
     def from_yaml(cls, path: str | Path) -> SweepSpec:
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"sweep spec {path} not found")
-        raw = yaml.safe_load(path.read_text())
+            raise FileNotFoundError(
+                f"sweep spec {path} not found; configs/sweeps/ holds examples (demo.yaml)"
+            )
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            from maeid.train.config import yaml_problem
+
+            raise ValueError(
+                f"sweep spec {path} is not valid YAML ({yaml_problem(err)}); fix it"
+            ) from None
         return cls.from_dict(raw, where=path)
 
     @classmethod
@@ -169,6 +190,12 @@ class SweepSpec:
         """
         resolve = resolve or resolve_train_config
         keys = list(self.grid)
+        for key in keys:
+            if key not in AXIS_KEYS and "." not in key:
+                raise ValueError(
+                    f"grid axis {key!r} is neither a shorthand ({', '.join(AXIS_KEYS)}) nor a "
+                    "dotted config key (e.g. model.depth); fix its name"
+                )
         points = []
         for values in itertools.product(*(self.grid[k] for k in keys)):
             params = dict(zip(keys, values, strict=True))
@@ -182,6 +209,44 @@ class SweepSpec:
                 run_config["launch"] = dict(self.launch)
             points.append(SweepPoint(params, run_config, config_hash(run_config)))
         return points
+
+    def plan(
+        self, resolve: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    ) -> tuple[list[SweepPoint], list[SkippedPoint]]:
+        """The points that can run, and the cells that cannot, with the reason.
+
+        Resolving every point checks every key and value; a cell whose mask leaves no
+        unit visible (or masks none, or does not tile the image) is skipped rather than
+        left to fail after the cells before it have trained. Nothing is written.
+        """
+        runnable, skipped = [], []
+        for point in self.points(resolve):
+            reason = mask_problem(point.config.get("train"))
+            if reason is None:
+                runnable.append(point)
+            else:
+                skipped.append(SkippedPoint(point.params, reason))
+        return runnable, skipped
+
+
+def mask_problem(train_config: Any) -> str | None:
+    """Why a resolved training config's mask cannot work on its images, or None.
+
+    Configs that are not `maeid.train` configs (a custom run function's) are not judged.
+    """
+    from maeid.train.config import ConfigError, from_dict
+    from maeid.train.mask_fit import check_mask_fits, data_image_shape
+
+    try:
+        cfg = from_dict(train_config).validate()
+    except (ConfigError, TypeError, AttributeError):
+        return None
+    shape = data_image_shape(cfg)  # an unknown model is an error of the spec, not of a cell
+    try:
+        check_mask_fits(cfg, shape)
+    except ValueError as err:
+        return str(err)
+    return None
 
 
 def set_dotted(config: dict[str, Any], key: str, value: Any) -> None:

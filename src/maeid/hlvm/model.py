@@ -33,7 +33,6 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 from threadpoolctl import threadpool_limits
-from tqdm.auto import tqdm
 
 from maeid.hlvm.mechanisms import (
     DEFAULT_DEPTH,
@@ -43,6 +42,7 @@ from maeid.hlvm.mechanisms import (
     random_mechanism,
 )
 from maeid.hlvm.spec import GraphSpec
+from maeid.progress import tqdm
 
 MAX_PILOT, MIN_PILOT = 2048, 128
 _PILOT_FLOPS = 5e8  # work budget of the automatic pilot size

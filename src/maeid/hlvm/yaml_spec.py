@@ -38,7 +38,9 @@ def load_yaml(path: str | os.PathLike[str]) -> GraphSpec:
     """Read a model spec from a YAML file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no model file at {path}")
+        raise FileNotFoundError(
+            f"no model file at {path}; give a builder name (qt32) or an existing YAML path"
+        )
     text = path.read_text()
     default_name = path.stem
     return spec_from_yaml(text, default_name=default_name, source=str(path))

@@ -19,6 +19,7 @@ import torch
 
 from maeid.mae.model import MaskedAutoencoder
 from maeid.mae.presets import build_mae
+from maeid.mae.safe_load import load_torch_file
 
 ENCODER_PREFIXES = ("cls_token", "pos_embed", "patch_embed.", "blocks.", "norm.")
 
@@ -181,8 +182,14 @@ def read_tensors(path: Path) -> dict[str, torch.Tensor]:
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        return load_file(str(path))
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+        try:  # safetensors holds no code; only a damaged file fails here
+            return load_file(str(path))
+        except Exception as err:
+            reason = (str(err).splitlines() or [type(err).__name__])[0]
+            raise ValueError(
+                f"truncated or corrupt checkpoint {path} ({reason}); restore it from a copy"
+            ) from None
+    obj = load_torch_file(path)
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
         obj = obj["model"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):

@@ -15,8 +15,8 @@ import math
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
+from maeid.progress import tqdm
 from maeid.train.distributed import pick_device
 from maeid.train.loop import NonFiniteLossError, autocast_for
 from maeid.train.optim import build_optimizer

@@ -235,7 +235,9 @@ def apply_overrides(cfg: TrainConfig, overrides: list[str]) -> TrainConfig:
         try:
             value = yaml.safe_load(text) if text.strip() else ""
         except yaml.YAMLError as err:
-            raise ConfigError(f"override {item!r}: cannot parse {text!r} ({err})") from err
+            raise ConfigError(
+                f"override {item!r}: cannot parse {text!r} ({yaml_problem(err)}); quote it"
+            ) from None
         set_key(cfg, key.strip(), value)
     return cfg
 
@@ -246,17 +248,26 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     if path is not None:
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"config file {path} does not exist")
+            raise FileNotFoundError(
+                f"config file {path} does not exist; configs/ holds examples (configs/qt32.yaml)"
+            )
         try:
             raw = yaml.safe_load(path.read_text())
         except yaml.YAMLError as err:
-            raise ConfigError(f"{path} is not valid YAML: {err}") from err
+            raise ConfigError(f"{path} is not valid YAML ({yaml_problem(err)}); fix it") from None
         try:
             from_dict(raw, cfg)
         except ConfigError as err:
             raise ConfigError(f"{path}: {err}") from err
     apply_overrides(cfg, overrides or [])
     return cfg.validate()
+
+
+def yaml_problem(err: yaml.YAMLError) -> str:
+    """A YAML parse error in one line: what is wrong and where (PyYAML's runs over five)."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
 
 
 def to_dict(cfg: TrainConfig) -> dict[str, dict[str, Any]]:

@@ -15,6 +15,11 @@ Each step draws one (global batch, mask units) noise tensor from a generator see
 identically on every rank; a rank takes the rows of its own samples. Data order, masks,
 augmentation and weights are all functions of `run.seed`, so a resumed run continues
 bit for bit.
+
+A finished run is continued to more steps by resuming it with a larger `run.steps`
+(`maeid train --out RUN --resume --set run.steps=N`): the warm-up + cosine schedule is
+recomputed for the new end, as if the run had been planned that long, so the lr goes
+back up to that schedule's value at the current step and decays to `optim.min_lr` at N.
 """
 
 from __future__ import annotations
@@ -36,20 +41,23 @@ from torch.nn.parallel import DistributedDataParallel
 from maeid.data import EpochBatches
 from maeid.data.fresh import FreshBatches
 from maeid.mae import MaskedAutoencoder, build_mae
+from maeid.output_path import check_output_dir
 from maeid.theory.masking import sample_noise
 from maeid.train.checkpoint import FORMAT, read_checkpoint, restore_rng, rng_state, save_atomic
 from maeid.train.config import TrainConfig, differences, from_dict, to_dict, to_yaml
 from maeid.train.datasets import build_dataset
 from maeid.train.distributed import setup_distributed
+from maeid.train.mask_fit import check_mask_fits
 from maeid.train.optim import build_optimizer
 from maeid.train.quality import held_out_loss
-from maeid.train.schedule import build_scheduler, scaled_lr
+from maeid.train.schedule import build_scheduler, restretch, scaled_lr
 
-# Keys that may change between a run and its resumption: they do not touch the numbers.
+# Keys that may change between a run and its resumption: they do not touch the numbers
+# (run.steps moves the end of the lr schedule; see the module docstring).
 RESUMABLE_KEYS = frozenset(
-    {"run.log_every", "run.ckpt_every", "run.recon_every", "run.recon_images", "run.progress",
-     "run.device", "run.eval_every", "run.eval_images", "data.num_workers", "data.on_device",
-     "data.data_dir"}
+    {"run.steps", "run.log_every", "run.ckpt_every", "run.recon_every", "run.recon_images",
+     "run.progress", "run.device", "run.eval_every", "run.eval_images", "data.num_workers",
+     "data.on_device", "data.data_dir"}
 )  # fmt: skip
 MODEL_OVERRIDES = ("patch_size", "embed_dim", "depth", "num_heads", "decoder_embed_dim",
                    "decoder_depth", "decoder_num_heads", "mlp_ratio", "norm_pix_loss",
@@ -122,11 +130,13 @@ def train(
     """Train per `config`, writing the run to `out_dir`; return the model and losses.
 
     `resume` continues the run in `out_dir` from `checkpoints/last.pt` (its config must
-    match, bar logging keys). `stop_after` ends this invocation after that many steps in
-    all, with a checkpoint, as a pre-emption would; `resume` then picks it up.
+    match, bar logging keys and `run.steps`: a larger one extends the run, with the lr
+    schedule recomputed for the new end). `stop_after` ends this invocation after that
+    many steps in all, with a checkpoint, as a pre-emption would; `resume` then picks it
+    up. Paths and the mask's fit to the images are checked before anything is written.
     """
     cfg = from_dict(to_dict(config)).validate()  # a private, checked copy
-    out_dir = Path(out_dir)
+    out_dir = check_output_dir(out_dir)
     ckpt_path = out_dir / "checkpoints" / "last.pt"
     if resume and not ckpt_path.is_file():
         raise FileNotFoundError(f"cannot resume: {ckpt_path} does not exist; drop --resume")
@@ -150,6 +160,7 @@ def train(
 
         _seed_everything(cfg.run.seed)
         training = build_dataset(cfg.data, device, "train", cfg.run.seed)
+        check_mask_fits(cfg, training.image_shape)  # before the run folder exists
         cfg.data.mean, cfg.data.std = training.mean, training.std  # resolved, saved below
         torch.manual_seed(cfg.run.seed)  # weights do not depend on how the data was made
         model = build_model(cfg, training.image_shape).to(device)
@@ -186,12 +197,18 @@ def train(
                     f"batches per epoch, the checkpoint's made {saved_batches}; point "
                     "data.data_dir at the data the run started with"
                 )
+            step = int(ckpt["step"])
+            if cfg.run.steps < step:
+                raise ValueError(
+                    f"run.steps={cfg.run.steps} is below the {step} steps {out_dir} has done; "
+                    f"a run cannot be shortened, set run.steps >= {step}"
+                )
             model.load_state_dict(ckpt["model"])
             optimizer.load_state_dict(ckpt["optimizer"])
             scheduler.load_state_dict(ckpt["scheduler"])
+            restretch(scheduler, cfg.run.steps)  # a no-op unless run.steps changed
             scaler.load_state_dict(ckpt["scaler"])
             restore_rng(ckpt["rng"], mask_gen)
-            step = int(ckpt["step"])
         if dist.is_main:
             (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
             _write_text_atomic(out_dir / "config.yaml", to_yaml(cfg))

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
+from maeid.progress import tqdm
 
 
 def truncate_metrics(path: Path, last_step: int) -> None:

@@ -52,3 +52,24 @@ def build_scheduler(
         raise ValueError(f"min_lr={min_lr} exceeds the peak lr {peak_lr}; lower optim.min_lr")
     ratio = min_lr / peak_lr if peak_lr else 0.0
     return torch.optim.lr_scheduler.LambdaLR(optimizer, WarmupCosine(steps, warmup_steps, ratio))
+
+
+def restretch(scheduler: torch.optim.lr_scheduler.LambdaLR, steps: int) -> None:
+    """Move a (resumed) schedule's end to `steps`.
+
+    The warm-up + cosine is recomputed as if the run had been planned for `steps` from
+    the start: the lr becomes that schedule's value at the current step (for a finished
+    run extended, back up from min_lr), then decays to min_lr at `steps`. Deterministic,
+    and a no-op when `steps` is unchanged.
+    """
+    fns = scheduler.lr_lambdas  # one per parameter group (the same schedule for each)
+    if not all(isinstance(fn, WarmupCosine) for fn in fns) or all(fn.steps == steps for fn in fns):
+        return
+    for fn in fns:
+        fn.steps = steps
+    lrs = [
+        base * fn(scheduler.last_epoch) for base, fn in zip(scheduler.base_lrs, fns, strict=True)
+    ]
+    for group, lr in zip(scheduler.optimizer.param_groups, lrs, strict=True):
+        group["lr"] = lr
+    scheduler._last_lr = lrs  # what get_last_lr() reports

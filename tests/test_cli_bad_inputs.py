@@ -1,0 +1,428 @@
+"""The catalogue of bad inputs: every command, run as a new user would get it wrong.
+
+Each case must end with exit status 2 and exactly one line on stderr that names the bad
+value and says what to do instead; it prints no traceback, leaves no new file or folder
+behind, and leaves every existing result byte for byte as it was.
+
+All cases share one `world` folder (a finished run, a results database, spec files, ...)
+and run in it as the working directory, so a default output folder would land there
+too; the folder is fingerprinted before and after each case. To cover a new command,
+append its cases to CASES (placeholders: {w} the world folder, {tiny} configs/tiny.yaml).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pathlib
+import shutil
+from dataclasses import dataclass
+
+import pytest
+import torch
+import yaml
+
+from maeid.cli import main
+
+TINY = pathlib.Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+QUICK = ["--set", "data.n_train=32", "--set", "optim.batch_size=16", "--set", "run.steps=2",
+         "--set", "run.progress=false", "--set", "run.recon_every=0", "--threads", "1"]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    argv: tuple[str, ...]
+    says: tuple[str, ...]  # every one of these appears in the error line
+
+    def expand(self, world: pathlib.Path) -> list[str]:
+        return [a.format(w=world, tiny=TINY) for a in self.argv]
+
+
+def case(name: str, argv: str | list[str], *says: str) -> Case:
+    args = argv.split() if isinstance(argv, str) else argv
+    return Case(name, tuple(args), says)
+
+
+TRAIN = ["train", "--config", "{tiny}", *QUICK]
+
+CASES = [
+    # ---- theory
+    case("theory-ratios-not-numbers", "theory --ratios abc", "--ratios 'abc'", "e.g. 0.5,0.75"),
+    case("theory-units-not-integers", "theory --units 4,x", "--units '4,x'", "e.g. 4,8,16"),
+    case("theory-ratio-above-one", "theory --ratios 1.5 --masks 10", "1.5", "(0, 1)"),
+    case("theory-unknown-model", "theory --model qt33", "qt33", "qt32"),
+    case("theory-missing-yaml", "theory --model {w}/nope.yaml", "nope.yaml"),
+    case("theory-unknown-node", "theory --masked x_9_9", "x_9_9"),
+    case("theory-zero-masks", "theory --masks 0", "--masks 0", "at least 1"),
+    case("theory-masks-not-int", "theory --masks many", "'many'", "--help"),
+    case("theory-out-is-file", "theory --masks 10 --out {w}/notes.txt", "notes.txt", "folder"),
+    case("theory-unknown-option", "theory --mask-ratio 0.5", "--mask-ratio", "--help"),
+    # ---- synth
+    case("synth-zero-samples", "synth --n 0 --out {w}/s.npz", "--n", "0", "positive"),
+    case("synth-not-npz", "synth --n 4 --out {w}/s.txt", "s.txt", ".npz"),
+    case("synth-unknown-model", "synth --model qt33 --n 4 --out {w}/s.npz", "qt33", "qt32"),
+    case("synth-out-under-file", "synth --n 4 --out {w}/notes.txt/s.npz", "notes.txt", "folder"),
+    case("synth-out-is-folder", "synth --n 4 --out {w}/run.npz", "run.npz", "file path"),
+    case(
+        "synth-negative-variance",
+        "synth --n 4 --variance-samples -1 --out {w}/s.npz",
+        "-1",
+        "0 (skip)",
+    ),
+    case("synth-no-out", "synth --n 4", "--out", "--help"),
+    # ---- train
+    case("train-out-is-file", [*TRAIN, "--out", "{w}/notes.txt"], "notes.txt", "folder"),
+    case("train-out-under-file", [*TRAIN, "--out", "{w}/notes.txt/run"], "notes.txt", "folder"),
+    case("train-missing-config", "train --config {w}/nope.yaml --out {w}/r", "nope.yaml"),
+    case(
+        "train-config-not-yaml", "train --config {w}/broken.yaml --out {w}/r", "broken.yaml", "YAML"
+    ),
+    case("train-config-not-mapping", "train --config {w}/list.yaml --out {w}/r", "list", "mapping"),
+    case(
+        "train-unknown-key",
+        [*TRAIN, "--set", "optim.lrr=1", "--out", "{w}/r"],
+        "optim.lrr",
+        "optim has",
+    ),
+    case(
+        "train-override-not-key-value",
+        [*TRAIN, "--set", "mask.ratio", "--out", "{w}/r"],
+        "mask.ratio",
+        "key=value",
+    ),
+    case(
+        "train-ratio-out-of-range",
+        [*TRAIN, "--set", "mask.ratio=1.5", "--out", "{w}/r"],
+        "mask.ratio=1.5",
+        "(0, 1)",
+    ),
+    case(
+        "train-wrong-type",
+        [*TRAIN, "--set", "optim.batch_size=big", "--out", "{w}/r"],
+        "optim.batch_size",
+        "int",
+    ),
+    case(
+        "train-nothing-visible",
+        [*TRAIN, "--set", "mask.ratio=0.9", "--set", "mask.unit=16", "--out", "{w}/r"],
+        "mask.ratio=0.9",
+        "mask.unit=16",
+        "smaller",
+    ),
+    case(
+        "train-unit-not-multiple-of-patch",
+        [*TRAIN, "--set", "mask.unit=6", "--out", "{w}/r"],
+        "mask_unit 6",
+        "patch",
+    ),
+    case(
+        "train-unit-does-not-tile",
+        [*TRAIN, "--set", "mask.unit=12", "--out", "{w}/r"],
+        "mask_unit 12",
+        "divides",
+    ),
+    case(
+        "train-unknown-source",
+        [*TRAIN, "--set", "data.source=web", "--out", "{w}/r"],
+        "data.source='web'",
+        "synthetic",
+    ),
+    case(
+        "train-unknown-preset",
+        [*TRAIN, "--set", "model.preset=vit_z", "--out", "{w}/r"],
+        "vit_z",
+        "tiny",
+    ),
+    case(
+        "train-unknown-synthetic-model",
+        [*TRAIN, "--set", "data.model=qt33", "--out", "{w}/r"],
+        "qt33",
+        "qt32",
+    ),
+    case(
+        "train-batch-larger-than-data",
+        [*TRAIN, "--set", "optim.batch_size=64", "--out", "{w}/r"],
+        "64",
+        "optim.batch_size",
+    ),
+    case(
+        "train-batch-not-divisible",
+        [*TRAIN, "--set", "optim.accum_steps=3", "--out", "{w}/r"],
+        "batch_size=16",
+        "multiple",
+    ),
+    case(
+        "train-non-image-file",
+        [
+            *TRAIN,
+            "--set",
+            "data.source=image_folder",
+            "--set",
+            "data.data_dir={w}/images",
+            "--set",
+            "data.img_size=16",
+            "--out",
+            "{w}/r",
+        ],
+        "x.png",
+        "real images",
+    ),
+    case(
+        "train-image-folder-missing",
+        [
+            *TRAIN,
+            "--set",
+            "data.source=image_folder",
+            "--set",
+            "data.data_dir={w}/nope",
+            "--out",
+            "{w}/r",
+        ],
+        "nope",
+        "does not exist",
+    ),
+    case(
+        "train-image-folder-no-dir",
+        [*TRAIN, "--set", "data.source=image_folder", "--out", "{w}/r"],
+        "data.data_dir",
+        "image_folder",
+    ),
+    case("train-no-config", "train --out {w}/r", "--config", "--resume"),
+    case(
+        "train-resume-nothing", [*TRAIN, "--resume", "--out", "{w}/r"], "last.pt", "drop --resume"
+    ),
+    case("train-over-finished-run", [*TRAIN, "--out", "{w}/run"], "--resume", "another --out"),
+    case(
+        "train-resume-other-config",
+        "train --out {w}/run --resume --set mask.ratio=0.5",
+        "mask.ratio: 0.75 in the checkpoint, 0.5 now",
+    ),
+    case(
+        "train-shorten-finished-run",
+        "train --out {w}/run --resume --set run.steps=1",
+        "run.steps=1",
+        "run.steps >= 2",
+    ),
+    case(
+        "train-resume-truncated",
+        "train --out {w}/truncated --resume --threads 1",
+        "truncated or corrupt checkpoint",
+        "truncated",
+    ),
+    case(
+        "train-resume-crafted-pickle",
+        "train --out {w}/crafted --resume --threads 1",
+        "refused checkpoint",
+        "crafted",
+    ),
+    case("train-negative-threads", [*TRAIN, "--threads", "-1", "--out", "{w}/r"], "-1", "positive"),
+    case(
+        "train-stop-after-zero",
+        [*TRAIN, "--stop-after", "0", "--out", "{w}/r"],
+        "--stop-after 0",
+        "at least 1",
+    ),
+    case("train-threads-not-int", "train --out {w}/r --threads x", "'x'", "--help"),
+    case("train-no-out", "train --config {tiny}", "--out", "--help"),
+    # ---- sweep
+    case("sweep-missing-spec", "sweep {w}/nope.yaml --db {w}/new.db", "nope.yaml"),
+    case("sweep-spec-unknown-key", "sweep {w}/spec_key.yaml --db {w}/new.db", "gird", "allowed"),
+    case("sweep-grid-typo", "sweep {w}/spec_typo.yaml --db {w}/new.db", "mask_ratoi", "mask_ratio"),
+    case(
+        "sweep-grid-bad-value", "sweep {w}/spec_value.yaml --db {w}/new.db", "mask.ratio", "'abc'"
+    ),
+    case("sweep-spec-not-yaml", "sweep {w}/broken.yaml --db {w}/new.db", "broken.yaml", "YAML"),
+    case("sweep-spec-not-mapping", "sweep {w}/list.yaml --db {w}/new.db", "list.yaml", "mapping"),
+    case(
+        "sweep-unknown-run-function",
+        "sweep {w}/spec_run.yaml --db {w}/new.db",
+        "nosuch_module:go",
+        "cannot be imported",
+    ),
+    case("sweep-db-dir-missing", "sweep {w}/spec_ok.yaml --db {w}/nope/r.db", "nope", "create it"),
+    case(
+        "sweep-db-not-sqlite",
+        "sweep {w}/spec_ok.yaml --db {w}/notes.txt",
+        "notes.txt",
+        "not a SQLite",
+    ),
+    case("sweep-db-is-folder", "sweep {w}/spec_ok.yaml --db {w}/run", "run", "folder"),
+    case(
+        "sweep-zero-workers",
+        "sweep {w}/spec_ok.yaml --db {w}/new.db --workers 0",
+        "--workers 0",
+        "at least 1",
+    ),
+    case(
+        "sweep-zero-threads",
+        "sweep {w}/spec_ok.yaml --db {w}/new.db --threads 0",
+        "--threads 0",
+        "at least 1",
+    ),
+    case(
+        "sweep-out-is-file",
+        "sweep {w}/spec_ok.yaml --db {w}/new.db --out {w}/notes.txt",
+        "notes.txt",
+        "folder",
+    ),
+    case(
+        "sweep-dry-run-grid-typo",
+        "sweep {w}/spec_typo.yaml --db {w}/new.db --dry-run",
+        "mask_ratoi",
+    ),
+    case(
+        "sweep-slurm-grid-typo",
+        "sweep {w}/spec_typo.yaml --db {w}/new.db --launcher slurm --dry-run",
+        "mask_ratoi",
+    ),
+    case("sweep-unknown-model", "sweep {w}/spec_model.yaml --db {w}/new.db", "qt33", "qt32"),
+    case("sweep-no-db", "sweep {w}/spec_ok.yaml", "--db", "--help"),
+    # ---- report
+    case("report-missing-db", "report {w}/nope.db", "nope.db", "maeid sweep"),
+    case("report-not-sqlite", "report {w}/notes.txt", "notes.txt", "not a SQLite"),
+    case("report-db-is-folder", "report {w}/run", "run", "folder"),
+    case("report-unknown-sweep", "report {w}/results.db --sweep nope", "'nope'", "--sweep"),
+    case("report-out-is-file", "report {w}/results.db --out {w}/notes.txt", "notes.txt", "folder"),
+    # ---- identify
+    case("identify-no-mask", "identify --steps 1", "no mask", "--mask-ratio"),
+    case("identify-ratio-without-unit", "identify --mask-ratio 0.5", "--mask-unit", "both"),
+    case(
+        "identify-ratio-not-number", "identify --mask-ratio abc --mask-unit 4", "'abc'", "numbers"
+    ),
+    case(
+        "identify-nothing-visible",
+        "identify --mask-ratio 0.9 --mask-unit 16 --steps 1",
+        "0.9",
+        "smaller",
+    ),
+    case("identify-unit-not-multiple", "identify --mask-ratio 0.5 --mask-unit 6 --steps 1", "6"),
+    case("identify-unknown-node", "identify --masked x_9_9 --steps 1", "x_9_9"),
+    case("identify-unknown-model", "identify --model qt33 --masked x --steps 1", "qt33", "qt32"),
+    case(
+        "identify-out-is-file",
+        "identify --mask-ratio 0.5 --mask-unit 4 --steps 1 --out {w}/notes.txt",
+        "notes.txt",
+        "folder",
+    ),
+    case(
+        "identify-counts-mismatch",
+        "identify --mask-ratio 0.5,0.6 --mask-unit 4,8,16",
+        "2 ratios and 3 units",
+        "as many",
+    ),
+    case(
+        "identify-zero-seeds",
+        "identify --mask-ratio 0.5 --mask-unit 4 --seeds 0",
+        "--seeds 0",
+        "at least once",
+    ),  # fmt: skip
+    # ---- evaluate
+    case("evaluate-missing-checkpoint", "evaluate {w}/nope", "nope", "does not exist"),
+    case("evaluate-not-a-checkpoint", "evaluate {w}/notes.txt", "notes.txt", "corrupt"),
+    case(
+        "evaluate-truncated",
+        "evaluate {w}/truncated --threads 1",
+        "truncated or corrupt checkpoint",
+    ),
+    case("evaluate-crafted-pickle", "evaluate {w}/crafted --threads 1", "refused checkpoint"),
+    case(
+        "evaluate-unknown-measure",
+        "evaluate {w}/run --measure probe,nope --threads 1",
+        "nope",
+        "choose from",
+    ),
+    case("evaluate-zero-max-test", "evaluate {w}/run --max-test 0", "--max-test", "at least 1"),
+    case("evaluate-unknown-data", "evaluate {w}/run --data nope --threads 1", "nope", "synthetic"),
+    case("evaluate-out-is-file", "evaluate {w}/run --out {w}/notes.txt", "notes.txt", "folder"),
+    case("evaluate-pool-choice", "evaluate {w}/run --pool max", "'max'", "--help"),
+    # ---- demo
+    case("demo-out-is-file", "demo --out {w}/notes.txt", "notes.txt", "folder"),
+    case("demo-out-under-file", "demo --out {w}/notes.txt/demo", "notes.txt", "folder"),
+    case("demo-missing-spec", "demo --out {w}/d --spec {w}/nope.yaml", "nope.yaml"),
+    case("demo-spec-typo", "demo --out {w}/d --spec {w}/spec_typo.yaml", "mask_ratoi"),
+    case("demo-zero-workers", "demo --out {w}/d --workers 0", "--workers 0", "at least 1"),
+]
+
+
+class _TouchOnLoad:
+    def __init__(self, target: pathlib.Path) -> None:
+        self.target = target
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (self.target,))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> pathlib.Path:
+    """Existing results and malformed inputs that the cases point at."""
+    from maeid.experiments.results_db import ResultsDB
+    from maeid.train.config import load_config
+    from maeid.train.loop import train
+
+    torch.set_num_threads(1)
+    w = tmp_path_factory.mktemp("world")
+    overrides = [a for a in QUICK if a.startswith(("data.", "optim.", "run."))]
+    train(load_config(TINY, overrides), w / "run")  # a finished 2-step run
+    for name in ("truncated", "crafted"):
+        shutil.copytree(w / "run", w / name)
+    ckpt = w / "truncated" / "checkpoints" / "last.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:4096])
+    torch.save({"payload": _TouchOnLoad(w / "code-ran")}, w / "crafted" / "checkpoints" / "last.pt")
+    with ResultsDB(w / "results.db") as db:
+        run_id = db.add_run(sweep="grid", config_hash="0" * 64, config={"train": {}},
+                            params={"mask_ratio": 0.75}, run_dir=w / "run")  # fmt: skip
+        db.finish(db.claim_one(run_id), {"score": 1.0}, {})
+    (w / "notes.txt").write_text("not a database, not a checkpoint, not a folder\n")
+    (w / "run.npz").mkdir()
+    (w / "broken.yaml").write_text("grid: [1, 2\n")
+    (w / "list.yaml").write_text("- 1\n- 2\n")
+    (w / "images" / "a").mkdir(parents=True)
+    (w / "images" / "a" / "x.png").write_text("a text file with an image's name")
+    ok = {"name": "ok", "base": str(TINY), "grid": {"mask_ratio": [0.5]}}
+    specs = {
+        "spec_ok": ok,
+        "spec_key": {**ok, "gird": {"mask_ratio": [0.5]}},
+        "spec_typo": {**ok, "grid": {"mask_ratoi": [0.5]}},
+        "spec_value": {**ok, "grid": {"mask_ratio": ["abc"]}},
+        "spec_run": {**ok, "run": "nosuch_module:go"},
+        "spec_model": {**ok, "set": {"data.model": "qt33"}},
+    }
+    for name, spec in specs.items():
+        (w / f"{name}.yaml").write_text(yaml.safe_dump(spec))
+    return w
+
+
+def fingerprint(root: pathlib.Path) -> dict[str, str]:
+    """Every path under `root`: folders as "dir", files by the sha256 of their bytes."""
+    return {
+        str(p.relative_to(root)): "dir"
+        if p.is_dir()
+        else hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+    }
+
+
+def test_the_catalogue_is_large_and_covers_every_command():
+    from maeid.cli import COMMANDS
+
+    assert len(CASES) >= 60
+    assert len({c.name for c in CASES}) == len(CASES)
+    assert {c.argv[0] for c in CASES} == set(COMMANDS)
+
+
+@pytest.mark.parametrize("bad", CASES, ids=[c.name for c in CASES])
+def test_bad_input_is_one_clear_line_and_changes_nothing(bad, world, capsys, monkeypatch):
+    monkeypatch.chdir(world)
+    before = fingerprint(world)
+    capsys.readouterr()
+    try:
+        status = main(bad.expand(world))
+    except SystemExit as stop:  # argparse's usage errors
+        status = stop.code
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert "Traceback" not in err
+    assert err.endswith("\n") and err.count("\n") == 1, f"not one line: {err!r}"
+    for text in bad.says:
+        assert text.format(w=world) in err, f"{text!r} not in {err!r}"
+    assert fingerprint(world) == before  # nothing new, nothing changed
