@@ -9,7 +9,7 @@ import sys
 
 # Subcommand modules, in the order `maeid --help` lists them.
 COMMANDS = (
-    "theory", "advise", "synth", "train", "sweep", "report", "identify", "evaluate",
+    "theory", "advise", "synth", "train", "sweep", "report", "identify", "evaluate", "export",
     "demo",
 )  # fmt: skip
 
