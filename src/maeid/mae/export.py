@@ -196,6 +196,7 @@ def export_reference(
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _mode(0o666))
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -229,6 +230,13 @@ def _check_ratio(ratio: float) -> None:
         raise ValueError(f"mask ratio {ratio} must lie in (0, 1)")
 
 
+def _mode(full: int) -> int:
+    """`full` less the umask: temporary files are private, the export is not."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return full & ~umask
+
+
 def _replace_dir(out: Path, write: Callable[[Path], None]) -> None:
     """Fill a fresh temporary directory beside `out`, then rename it into place."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -236,6 +244,7 @@ def _replace_dir(out: Path, write: Callable[[Path], None]) -> None:
     old = None
     try:
         write(tmp)
+        os.chmod(tmp, _mode(0o777))
         if out.exists():  # check_target allowed the replacement
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
             os.replace(out, old / "export")
