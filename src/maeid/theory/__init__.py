@@ -17,6 +17,7 @@ spec_like       every function takes a GraphSpec or a model with `.spec` (`load_
 ['z0']
 """
 
+from maeid.theory.advice import Advice, CellAdvice, advise
 from maeid.theory.batch import BatchIdentification, GraphMatrices
 from maeid.theory.identification import (
     Identification,
@@ -42,7 +43,9 @@ from maeid.theory.token_masks import (
 )
 
 __all__ = [
+    "Advice",
     "BatchIdentification",
+    "CellAdvice",
     "GraphMatrices",
     "HasSpec",
     "Identification",
@@ -51,6 +54,7 @@ __all__ = [
     "ProfileCell",
     "SpecLike",
     "TheoryProfile",
+    "advise",
     "as_spec",
     "cell_masks",
     "code_dim",
