@@ -23,7 +23,16 @@ nodes:
 def test_one_mask_json_is_exact(capsys):
     assert main(["theory", "--model", "qt32", "--masked", "x_0_1,x_0_0", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out == {"shared": ["z0", "z1_0_0", "z2_0_0"], "identified": ["z2_0_0"], "code_dim": 8}
+    assert {k: out[k] for k in ("shared", "identified", "code_dim")} == {
+        "shared": ["z0", "z1_0_0", "z2_0_0"],
+        "identified": ["z2_0_0"],
+        "code_dim": 8,
+    }
+    assert out["masked"] == ["x_0_0", "x_0_1"] and len(out["visible"]) == 62
+    # The private sets the text table shows: z2_0_0's other children are visible, so
+    # nothing is private to the masked side; every other latent is visible-private.
+    assert out["masked_private"] == []
+    assert len(out["visible_private"]) == 21 - 3 and "z1_0_0" not in out["visible_private"]
 
 
 def test_one_mask_of_a_yaml_model(tmp_path, capsys):
@@ -31,10 +40,19 @@ def test_one_mask_of_a_yaml_model(tmp_path, capsys):
     path.write_text(PAPER_YAML)
     assert main(["theory", "--model", str(path), "--masked", "x1,x3,x4", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out == {"shared": ["r", "u", "u1"], "identified": ["u1"], "code_dim": 3}
+    assert out == {
+        "masked": ["x1", "x3", "x4"],
+        "visible": ["x2", "x5"],
+        "shared": ["r", "u", "u1"],
+        "identified": ["u1"],
+        "code_dim": 3,
+        "masked_private": ["u2"],
+        "visible_private": ["v"],
+    }
     assert main(["theory", "--model", str(path), "--masked", "x1,x3,x4"]) == 0
     text = capsys.readouterr().out
     assert "identified c(m): u1" in text and "masked-private: u2" in text
+    assert "visible-private: v" in text
 
 
 def test_profile_table_json_and_heatmap(tmp_path, capsys):

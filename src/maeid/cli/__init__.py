@@ -8,7 +8,10 @@ import importlib
 import sys
 
 # Subcommand modules, in the order `maeid --help` lists them.
-COMMANDS = ("theory", "synth", "train", "sweep", "report", "identify", "evaluate", "demo")
+COMMANDS = (
+    "theory", "advise", "synth", "train", "sweep", "report", "identify", "evaluate", "export",
+    "demo",
+)  # fmt: skip
 
 
 class OneLineErrors(argparse.ArgumentParser):

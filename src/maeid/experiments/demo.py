@@ -76,9 +76,8 @@ def run_demo(
 
 
 def _theory(out: Path) -> str:
-    from maeid.cli.theory import format_table
     from maeid.hlvm import load_model
-    from maeid.theory import theory_profile
+    from maeid.theory import format_profile_table, theory_profile
     from maeid.theory.plot import plot_level_composition
 
     spec = load_model("qt32").spec
@@ -86,7 +85,7 @@ def _theory(out: Path) -> str:
     out.mkdir(parents=True, exist_ok=True)
     profile.save(out / "theory.json")
     plot_level_composition(profile, out / "theory_levels.png")
-    table = format_table(profile)
+    table = format_profile_table(profile)
     print(table, flush=True)
     return table
 

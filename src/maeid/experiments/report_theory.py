@@ -55,7 +55,7 @@ def theory_section(
 ) -> str:
     """Profile `model` over `ratios` x `units`; write theory.json and theory_levels.png
     into `folder`; return the section's Markdown (links relative to `report_dir`)."""
-    from maeid.cli.theory import format_table
+    from maeid.theory.profile_table import format_profile_table as format_table
     from maeid.theory import theory_profile
     from maeid.theory.plot import plot_level_composition
 

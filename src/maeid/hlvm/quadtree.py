@@ -114,3 +114,39 @@ def quadtree_spec(
             "noise_scales": list(noise_scales),
         },
     )
+
+
+def quadtree_of_depth(image_size: int, leaf: int, levels: int, channels: int = 1) -> GraphSpec:
+    """A quadtree given by its image side, leaf block and number of latent levels.
+
+    Latent dims double from 2 at the root (2, 4, 8, ...), capped at the leaf's dim so
+    that every mechanism stays injective; branching is 2 below the root. Used where a
+    user sketches an image hierarchy in three numbers (`maeid advise --quadtree 32,4,3`).
+    """
+    for value, what in [(image_size, "image size"), (leaf, "leaf size"), (levels, "levels")]:
+        if not isinstance(value, int) or value < 1:
+            raise SpecError(f"quadtree {what} {value!r} must be a positive integer")
+    if image_size % leaf:
+        raise SpecError(
+            f"leaf blocks of {leaf} px do not tile a {image_size}x{image_size} image; use a "
+            "leaf size that divides the image size"
+        )
+    grid = image_size // leaf
+    deepest = 1 + _twos(grid)  # the root may take any branching, each level below halves
+    if levels > deepest:
+        raise SpecError(
+            f"{levels} latent levels do not fit a {grid}x{grid} leaf grid split in two at each "
+            f"level below the root; use at most {deepest} levels"
+        )
+    dims = tuple(min(2 ** (lvl + 1), leaf * leaf * channels) for lvl in range(levels))
+    name = f"quadtree_{image_size}_{leaf}_{levels}"
+    return quadtree_spec(image_size, channels, leaf=leaf, dims=dims, name=name)
+
+
+def _twos(n: int) -> int:
+    """How many times 2 divides n."""
+    count = 0
+    while n % 2 == 0:
+        n //= 2
+        count += 1
+    return count

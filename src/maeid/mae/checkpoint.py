@@ -44,24 +44,28 @@ class LoadReport:
 
 # ------------------------------------------------------------- HF ViTMAE names
 # Old-format HF checkpoints (those on the Hub) and transformers>=5 name layers apart;
-# both come here. `{i}` is a layer index, `{w}` weight or bias.
-_HF_LAYER = {
+# both come here. `{i}` is a layer index, `{w}` weight or bias. The Hub names are the
+# ones every release loads, so `maeid.mae.export` writes those (HF_LAYER_HUB inverted).
+HF_LAYER_HUB = {
     "attention.attention.query": "attn.q",
     "attention.attention.key": "attn.k",
     "attention.attention.value": "attn.v",
     "attention.output.dense": "attn.proj",
     "intermediate.dense": "mlp.fc1",
     "output.dense": "mlp.fc2",
+    "layernorm_before": "norm1",
+    "layernorm_after": "norm2",
+}
+_HF_LAYER = {
+    **HF_LAYER_HUB,
     "attention.q_proj": "attn.q",
     "attention.k_proj": "attn.k",
     "attention.v_proj": "attn.v",
     "attention.o_proj": "attn.proj",
     "mlp.fc1": "mlp.fc1",
     "mlp.fc2": "mlp.fc2",
-    "layernorm_before": "norm1",
-    "layernorm_after": "norm2",
 }
-_HF_FLAT = {
+HF_FLAT = {
     "vit.embeddings.cls_token": "cls_token",
     "vit.embeddings.position_embeddings": "pos_embed",
     "vit.embeddings.patch_embeddings.projection.weight": "patch_embed.proj.weight",
@@ -78,9 +82,8 @@ _HF_LAYER_KEY = re.compile(
     r"(?P<dec>decoder\.decoder_layers|decoder\.decoder_encoder\.layer))\.(?P<i>\d+)\."
     r"(?P<name>.+)\.(?P<w>weight|bias)$"
 )
-_HF_DECODER_FLAT = re.compile(
-    r"^decoder\.(decoder_embed|decoder_norm|decoder_pred)\.(weight|bias)$"
-)
+HF_DECODER_FLAT = ("decoder_embed", "decoder_norm", "decoder_pred")  # under `decoder.`
+_HF_DECODER_FLAT = re.compile(rf"^decoder\.({'|'.join(HF_DECODER_FLAT)})\.(weight|bias)$")
 
 
 def convert_hf_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -89,8 +92,8 @@ def convert_hf_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Ten
     qkv: dict[str, dict[str, torch.Tensor]] = {}
     unknown: list[str] = []
     for key, value in state.items():
-        if key in _HF_FLAT:
-            out[_HF_FLAT[key]] = value
+        if key in HF_FLAT:
+            out[HF_FLAT[key]] = value
             continue
         if m := _HF_DECODER_FLAT.match(key):
             out[f"{m[1]}.{m[2]}"] = value
@@ -179,22 +182,30 @@ def load_state(model: MaskedAutoencoder, state: dict[str, torch.Tensor], source:
 
 def read_tensors(path: Path) -> dict[str, torch.Tensor]:
     """A state dict from `.safetensors`, or from a torch file (under `model` if present)."""
+    return read_weights_file(path)[0]
+
+
+def read_weights_file(path: Path) -> tuple[dict[str, torch.Tensor], dict | None]:
+    """(state dict, model arguments or None). A `.pth` written by `maeid export` records
+    the `MaskedAutoencoder` arguments under `model_args`; published ones do not."""
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
         try:  # safetensors holds no code; only a damaged file fails here
-            return load_file(str(path))
+            return load_file(str(path)), None
         except Exception as err:
             reason = (str(err).splitlines() or [type(err).__name__])[0]
             raise ValueError(
                 f"truncated or corrupt checkpoint {path} ({reason}); restore it from a copy"
             ) from None
     obj = load_torch_file(path)
+    args = None
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
+        args = obj.get("model_args") if isinstance(obj.get("model_args"), dict) else None
         obj = obj["model"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise ValueError(f"{path} holds no state dict (expected tensors, or a 'model' key)")
-    return obj
+    return obj, args
 
 
 def load_hf_pretrained(directory: str | Path, **overrides) -> tuple[MaskedAutoencoder, LoadReport]:
@@ -247,19 +258,22 @@ def load_pretrained(
     """A model with published weights, from an HF directory or a reference `.pth`.
 
     For a `.pth` the architecture is read off the tensor shapes, except the head counts,
-    which no checkpoint records: give `preset=` (e.g. "vit_b16") or `num_heads=` (and
-    `decoder_num_heads=` for a decoder).
+    which no published checkpoint records: give `preset=` (e.g. "vit_b16") or
+    `num_heads=` (and `decoder_num_heads=` for a decoder). A `.pth` from `maeid export`
+    records every argument and needs neither.
     """
     path = Path(path)
     if path.is_dir():
         return load_hf_pretrained(path, **overrides)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} not found")
-    state = read_tensors(path)
+    state, saved_args = read_weights_file(path)
     if any(k.startswith(("vit.", "decoder.")) for k in state):
         state = convert_hf_state_dict(state)
     if preset is not None:
         model = build_mae(preset, **overrides)
+    elif saved_args is not None:
+        model = MaskedAutoencoder(**{**saved_args, **overrides})
     else:
         kwargs = {**infer_kwargs(state), **overrides}
         need = ["num_heads"] + (["decoder_num_heads"] if "decoder_embed_dim" in kwargs else [])

@@ -6,14 +6,18 @@ identification  S(m), c(m), d_c and the private parts of one mask (the reconstru
 batch           the same for many masks at once, as matrix products
 token_masks     ViT token masks of image models -> observed nodes (split leaves on both sides)
 profile         Monte Carlo profiles over masking ratio x masking unit
+profile_table   a profile as a plain-text table
+advice          rank (ratio, unit) cells by how high c(m) sits: `maeid advise`
 plot            heatmaps of a profile (imported on demand: it pulls in matplotlib)
+spec_like       every function takes a GraphSpec or a model with `.spec` (`load_model`'s)
 
 >>> from maeid.hlvm import load_model
->>> spec = load_model("qt32").spec
->>> sorted(identified_latents(spec, [f"x_{r}_{c}" for r in range(4) for c in range(8)]))
+>>> model = load_model("qt32")  # or its GraphSpec, `model.spec`
+>>> sorted(identified_latents(model, [f"x_{r}_{c}" for r in range(4) for c in range(8)]))
 ['z0']
 """
 
+from maeid.theory.advice import Advice, CellAdvice, advise
 from maeid.theory.batch import BatchIdentification, GraphMatrices
 from maeid.theory.identification import (
     Identification,
@@ -26,6 +30,8 @@ from maeid.theory.identification import (
 )
 from maeid.theory.masking import MaskBatch, MaskLayout, masks_from_noise, sample_masks, sample_noise
 from maeid.theory.profile import ProfileCell, TheoryProfile, cell_masks, layout_for, theory_profile
+from maeid.theory.profile_table import format_profile_table
+from maeid.theory.spec_like import HasSpec, SpecLike, as_spec
 from maeid.theory.token_masks import (
     default_patch_size,
     identify_token_mask,
@@ -37,16 +43,23 @@ from maeid.theory.token_masks import (
 )
 
 __all__ = [
+    "Advice",
     "BatchIdentification",
+    "CellAdvice",
     "GraphMatrices",
+    "HasSpec",
     "Identification",
     "MaskBatch",
     "MaskLayout",
     "ProfileCell",
+    "SpecLike",
     "TheoryProfile",
+    "advise",
+    "as_spec",
     "cell_masks",
     "code_dim",
     "default_patch_size",
+    "format_profile_table",
     "identified_latents",
     "identify",
     "identify_token_mask",

@@ -27,7 +27,8 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from maeid.hlvm.spec import GraphSpec, SpecError
+from maeid.hlvm.spec import SpecError
+from maeid.theory.spec_like import SpecLike, takes_spec
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,8 @@ class BatchIdentification:
 class GraphMatrices:
     """The graph of `spec` as the boolean matrices the batch computation needs."""
 
-    def __init__(self, spec: GraphSpec) -> None:
+    @takes_spec
+    def __init__(self, spec: SpecLike) -> None:
         self.spec = spec
         self.latents: tuple[str, ...] = spec.latents
         self.observed: tuple[str, ...] = spec.observed

@@ -27,6 +27,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from maeid.hlvm.spec import GraphSpec, SpecError
+from maeid.theory.spec_like import SpecLike, takes_spec
 
 
 @dataclass(frozen=True)
@@ -47,16 +48,21 @@ class Identification:
         return self.masked & self.visible
 
     def to_dict(self) -> dict[str, object]:
-        """The JSON form of `maeid theory --masked ... --json`, with sorted lists."""
+        """The JSON form of `maeid theory --masked ... --json`: every set, as sorted lists."""
         return {
+            "masked": sorted(self.masked),
+            "visible": sorted(self.visible),
             "shared": sorted(self.shared),
             "identified": sorted(self.identified),
             "code_dim": self.code_dim,
+            "masked_private": sorted(self.masked_private),
+            "visible_private": sorted(self.visible_private),
         }
 
 
+@takes_spec
 def identify(
-    spec: GraphSpec, masked: Collection[str], visible: Collection[str] | None = None
+    spec: SpecLike, masked: Collection[str], visible: Collection[str] | None = None
 ) -> Identification:
     """S(m), c(m), d_c and the private parts for the mask that hides `masked`.
 
@@ -81,33 +87,39 @@ def identify(
     )
 
 
-def shared_latents(spec: GraphSpec, masked: Collection[str]) -> frozenset[str]:
+@takes_spec
+def shared_latents(spec: SpecLike, masked: Collection[str]) -> frozenset[str]:
     """S(m): the latents with both a masked and a visible observed descendant."""
     return identify(spec, masked).shared
 
 
-def identified_latents(spec: GraphSpec, masked: Collection[str]) -> frozenset[str]:
+@takes_spec
+def identified_latents(spec: SpecLike, masked: Collection[str]) -> frozenset[str]:
     """c(m): the members of S(m) with no child in S(m)."""
     return identify(spec, masked).identified
 
 
-def code_dim(spec: GraphSpec, masked: Collection[str]) -> int:
+@takes_spec
+def code_dim(spec: SpecLike, masked: Collection[str]) -> int:
     """d_c: the sum of the noise dimensions over S(m)."""
     return identify(spec, masked).code_dim
 
 
-def masked_private_latents(spec: GraphSpec, masked: Collection[str]) -> frozenset[str]:
+@takes_spec
+def masked_private_latents(spec: SpecLike, masked: Collection[str]) -> frozenset[str]:
     """Latents that only the masked side depends on (the latent part of s_m)."""
     return identify(spec, masked).masked_private
 
 
-def visible_private_latents(spec: GraphSpec, masked: Collection[str]) -> frozenset[str]:
+@takes_spec
+def visible_private_latents(spec: SpecLike, masked: Collection[str]) -> frozenset[str]:
     """Latents that only the visible side depends on (the latent part of s_{m^c})."""
     return identify(spec, masked).visible_private
 
 
+@takes_spec
 def check_sides(
-    spec: GraphSpec, masked: Collection[str], visible: Collection[str] | None = None
+    spec: SpecLike, masked: Collection[str], visible: Collection[str] | None = None
 ) -> tuple[frozenset[str], frozenset[str]]:
     """Validate a mask given as observed node names; return (masked, visible) sets."""
     if isinstance(masked, str):  # a lone name would silently become a set of characters

@@ -1,4 +1,5 @@
-"""Heatmaps of a theory profile: which levels c(m) holds, over ratio x masking unit."""
+"""Heatmaps of a theory profile: which levels c(m) holds, over ratio x masking unit, and
+how the cells rank for a target level (`maeid advise`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from maeid.theory.advice import Advice  # noqa: E402
 from maeid.theory.profile import TheoryProfile  # noqa: E402
 
 
@@ -77,6 +79,52 @@ def plot_level_composition(profile: TheoryProfile, path: str | os.PathLike) -> N
         f"{profile.num_masks} masks per cell"
         f"{patch}",
         fontsize=11,
+    )
+    _save(fig, os.fspath(path))
+
+
+def plot_advice(advice: Advice, path: str | os.PathLike) -> None:
+    """One heat map over ratio x unit: the share of c(m) at or above the target level,
+    each cell labelled with its rank and mean d_c; impossible cells are grey. Written
+    atomically as PNG."""
+    p = advice.profile
+    ratios, units = p.ratios, p.units
+    share = np.full((len(ratios), len(units)), np.nan)
+    labels = [["impossible"] * len(units) for _ in ratios]
+    for c in advice.cells:
+        i, j = ratios.index(c.ratio), units.index(c.unit)
+        if c.possible:
+            share[i, j] = c.share
+            labels[i][j] = f"#{c.rank}\n{c.share:.2f}\nd_c {_fmt(c.code_dim, True)}"
+    fig, ax = plt.subplots(
+        figsize=(2.2 + 1.1 * len(units), 1.6 + 0.62 * len(ratios)), constrained_layout=True
+    )
+    cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")
+    im = ax.imshow(np.ma.masked_invalid(share), cmap=cmap, vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(units)), [str(u) for u in units])
+    ax.set_yticks(range(len(ratios)), [f"{r:g}" for r in ratios])
+    ax.set_xlabel("unit (px)" if p.patch_size else "unit (nodes)")
+    ax.set_ylabel("masking ratio")
+    for i in range(len(ratios)):
+        for j in range(len(units)):
+            v = share[i, j]
+            dark = np.isfinite(v) and v < 0.6
+            best = np.isfinite(v) and labels[i][j].startswith("#1\n")
+            ax.text(
+                j,
+                i,
+                labels[i][j],
+                ha="center",
+                va="center",
+                fontsize=7,
+                fontweight="bold" if best else "normal",
+                color="white" if dark else "black",
+            )
+    fig.colorbar(im, ax=ax, shrink=0.8, label=f"share of c(m) at level <= {advice.target_level}")
+    fig.suptitle(
+        f"{p.model}: masks ranked for target level {advice.target_level} "
+        f"({p.num_masks} masks per cell)",
+        fontsize=10,
     )
     _save(fig, os.fspath(path))
 

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from maeid.hlvm.spec import GraphSpec, SpecError
 from maeid.theory.batch import GraphMatrices
 from maeid.theory.masking import MaskLayout, check_ratio, sample_masks
+from maeid.theory.spec_like import SpecLike, takes_spec
 from maeid.theory.token_masks import default_patch_size, token_grid, token_incidence
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -163,8 +164,9 @@ class TheoryProfile:
             return cls.from_dict(json.load(f))
 
 
+@takes_spec
 def theory_profile(
-    spec: GraphSpec,
+    spec: SpecLike,
     ratios: Sequence[float],
     units: Sequence[int],
     num_masks: int = 2000,
@@ -228,8 +230,9 @@ def _theory_profile(
     )
 
 
+@takes_spec
 def cell_masks(
-    spec: GraphSpec,
+    spec: SpecLike,
     ratio: float,
     unit: int,
     num_masks: int,
@@ -242,7 +245,8 @@ def cell_masks(
     return torch.cat([chunk for chunk in _mask_chunks(layout, ratio, num_masks, seed)])
 
 
-def layout_for(spec: GraphSpec, unit: int, patch_size: int | None = None) -> MaskLayout:
+@takes_spec
+def layout_for(spec: SpecLike, unit: int, patch_size: int | None = None) -> MaskLayout:
     """The token grid and masking unit a profile uses for `unit` (pixels or nodes)."""
     patch_size, grid = _grid(spec, patch_size)
     return _layout(spec, grid, patch_size, unit)

@@ -28,9 +28,11 @@ import torch
 
 from maeid.hlvm.spec import GraphSpec, SpecError
 from maeid.theory.identification import Identification, identify
+from maeid.theory.spec_like import SpecLike, takes_spec
 
 
-def default_patch_size(spec: GraphSpec) -> int:
+@takes_spec
+def default_patch_size(spec: SpecLike) -> int:
     """The largest patch such that every observed block is a whole number of tokens.
 
     For a quadtree model this is its leaf block: one token per observed leaf.
@@ -40,7 +42,8 @@ def default_patch_size(spec: GraphSpec) -> int:
     return math.gcd(h, w, *(int(v) for v in blocks.flatten()))
 
 
-def token_grid(spec: GraphSpec, patch_size: int) -> tuple[int, int]:
+@takes_spec
+def token_grid(spec: SpecLike, patch_size: int) -> tuple[int, int]:
     """(rows, cols) of the ViT token grid for `patch_size`."""
     _, h, w = _image_shape(spec)
     if not isinstance(patch_size, int | np.integer) or patch_size < 1:
@@ -53,7 +56,8 @@ def token_grid(spec: GraphSpec, patch_size: int) -> tuple[int, int]:
     return h // patch_size, w // patch_size
 
 
-def token_incidence(spec: GraphSpec, patch_size: int) -> torch.Tensor:
+@takes_spec
+def token_incidence(spec: SpecLike, patch_size: int) -> torch.Tensor:
     """(tokens, observed) bool: token t covers at least one pixel of observed node j."""
     gh, gw = token_grid(spec, patch_size)
     blocks = _blocks(spec)  # (observed, 4): row, col, height, width
@@ -67,8 +71,9 @@ def token_incidence(spec: GraphSpec, patch_size: int) -> torch.Tensor:
     return torch.from_numpy(hit.reshape(gh * gw, -1))
 
 
+@takes_spec
 def observed_sides(
-    spec: GraphSpec, token_masks: torch.Tensor, patch_size: int
+    spec: SpecLike, token_masks: torch.Tensor, patch_size: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Batch form: (N, tokens) masks, 1 = masked, to (N, observed) bool (masked, visible).
 
@@ -82,7 +87,8 @@ def observed_sides(
     return masked, visible
 
 
-def masked_nodes(spec: GraphSpec, token_mask: Sequence[float] | torch.Tensor, patch_size: int):
+@takes_spec
+def masked_nodes(spec: SpecLike, token_mask: Sequence[float] | torch.Tensor, patch_size: int):
     """The observed nodes with at least one hidden pixel under a (tokens,) mask.
 
     Returns a frozenset of names. With split nodes (see the module docstring) pass
@@ -92,14 +98,16 @@ def masked_nodes(spec: GraphSpec, token_mask: Sequence[float] | torch.Tensor, pa
     return _names(spec, masked[0])
 
 
-def visible_nodes(spec: GraphSpec, token_mask: Sequence[float] | torch.Tensor, patch_size: int):
+@takes_spec
+def visible_nodes(spec: SpecLike, token_mask: Sequence[float] | torch.Tensor, patch_size: int):
     """The observed nodes with at least one seen pixel under a (tokens,) mask."""
     _, visible = observed_sides(spec, _one_mask(token_mask), patch_size)
     return _names(spec, visible[0])
 
 
+@takes_spec
 def identify_token_mask(
-    spec: GraphSpec, token_mask: Sequence[float] | torch.Tensor, patch_size: int
+    spec: SpecLike, token_mask: Sequence[float] | torch.Tensor, patch_size: int
 ) -> Identification:
     """S(m), c(m), d_c and the private parts for one (tokens,) mask of an image model."""
     masked, visible = observed_sides(spec, _one_mask(token_mask), patch_size)

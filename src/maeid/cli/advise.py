@@ -1,0 +1,180 @@
+"""`maeid advise`: which masking ratio and unit make c(m) sit at a target latent level.
+
+maeid advise --model qt32 --target-level 0
+maeid advise --quadtree 64,4,4 --target-level 1 --out runs/advice
+maeid advise --model configs/models/diamond.yaml --target-level 0 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from maeid.cli.help_format import ShowDefaults
+from maeid.hlvm.spec import GraphSpec
+from maeid.theory.advice import PAPER_RATIOS, RANKING_RULE, Advice, advise
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "advise",
+        help="rank masking ratio x unit by how high c(m) sits for a target latent level",
+        description="Which masking ratio and unit should I use? For a model and a target "
+        "latent level (0 = the roots, the most semantic), profile the theory over ratio x "
+        "unit with the MAE's own mask sampler and rank the cells by how much of c(m), what "
+        "the encoder provably recovers, lies at or above the target. Ranking: "
+        + RANKING_RULE
+        + ". Cells that leave nothing visible or nothing masked are listed as impossible. "
+        "Prints the top cells; --out writes advice.png (heat map) and advice.json; --json "
+        "prints the full table.",
+        formatter_class=ShowDefaults,
+    )
+    model = p.add_argument_group("model (one of)")
+    model.add_argument(
+        "--model",
+        default=None,
+        help="builder name (qt32, qt64, qt224) or a YAML path; default qt32",
+    )
+    model.add_argument(
+        "--quadtree",
+        default=None,
+        metavar="SIZE,LEAF,LEVELS",
+        help="a square one-channel quadtree: image side and leaf block in pixels, number of "
+        "latent levels, e.g. 32,4,3 (the structure of qt32)",
+    )
+    p.add_argument(
+        "--target-level",
+        type=int,
+        required=True,
+        help="the latent level c(m) should reach: 0 = the roots, larger = closer to the pixels",
+    )
+    p.add_argument(
+        "--ratios",
+        default=",".join(f"{r:g}" for r in PAPER_RATIOS),
+        help="masking ratios, comma-separated (the paper's)",
+    )
+    p.add_argument(
+        "--units",
+        default=None,
+        help="masking units in pixels (multiples of the leaf block), comma-separated; "
+        "default: every unit that tiles the image into at least two units (1 for models "
+        "without an image)",
+    )
+    p.add_argument("--masks", type=int, default=2000, help="masks drawn per (ratio, unit)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the mask generator")
+    p.add_argument("--top", type=int, default=5, help="ranked cells to print")
+    p.add_argument("--out", default=None, help="write advice.png and advice.json here")
+    p.add_argument("--json", action="store_true", help="print the full table as JSON")
+    p.add_argument("--threads", type=int, default=1, help="torch threads; 0 = torch's choice")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # Everything is checked and computed before anything is written.
+    spec = _spec(args.model, args.quadtree)
+    if args.top < 1:
+        raise ValueError(f"--top {args.top}: print at least one cell, e.g. --top 5")
+    if args.threads < 0:
+        raise ValueError(f"--threads {args.threads} must be 0 (torch's choice) or more")
+    if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise ValueError(f"--out {args.out} is a file; give a folder to write advice.png into")
+    units = None if args.units is None else _numbers(args.units, int, "--units", "4,8,16")
+    advice = advise(
+        spec,
+        args.target_level,
+        ratios=_numbers(args.ratios, float, "--ratios", "0.5,0.75"),
+        units=units,
+        num_masks=args.masks,
+        seed=args.seed,
+        num_threads=args.threads or None,
+    )
+    if args.json:
+        print(json.dumps(advice.to_dict()))
+    else:
+        print(format_advice(advice, args.top))
+    if args.out is not None:
+        _write(advice, args.out)
+        if not args.json:
+            print(f"wrote {args.out}/advice.png and {args.out}/advice.json")
+    return 0
+
+
+def format_advice(advice: Advice, top: int) -> str:
+    p = advice.profile
+    t = advice.target_level
+    unit = "unit px" if p.patch_size else "unit"
+    lines = [
+        f"model {p.model}, target level {t}, {p.num_masks} masks per cell, seed {p.seed}",
+        f"{'rank':>4} {'ratio':>5} {unit:>7} {f'share≤L{t}':>9} {f'P(none<L{t})':>12} "
+        f"{'d_c mean':>8} {'[5%, 95%]':>10} {'masked':>7}",
+    ]
+    for c in advice.ranked[:top]:
+        spread = f"[{c.code_dim_q05:.0f}, {c.code_dim_q95:.0f}]"
+        lines.append(
+            f"{c.rank:>4} {c.ratio:>5g} {c.unit:>7d} {c.share:>9.3f} {c.p_none_below:>12.3f} "
+            f"{c.code_dim:>8.1f} {spread:>10} {f'{c.masked_units}/{c.num_units}':>7}"
+        )
+    if len(advice.ranked) > top:
+        lines.append(f"({len(advice.ranked) - top} more ranked cells: --top or --json)")
+    if advice.impossible:
+        lines.append("impossible, not ranked:")
+        lines += [f"  ratio {c.ratio:g} x unit {c.unit}: {c.reason}" for c in advice.impossible]
+    if advice.ranked:
+        best = advice.best
+        lines.append(
+            f"best: ratio {best.ratio:g}, unit {best.unit}"
+            + (" px" if p.patch_size else "")
+            + " (ranking rule: maeid advise --help)"
+        )
+    return "\n".join(lines)
+
+
+def _spec(model: str | None, quadtree: str | None) -> GraphSpec:
+    from maeid.hlvm import load_spec
+    from maeid.hlvm.quadtree import quadtree_of_depth
+
+    if model is not None and quadtree is not None:
+        raise ValueError("give --model or --quadtree, not both")
+    if quadtree is None:
+        return load_spec(model or "qt32")
+    sizes = _numbers(quadtree, int, "--quadtree", "32,4,3")
+    if len(sizes) != 3:
+        raise ValueError(
+            f"--quadtree {quadtree!r} needs three numbers, image size, leaf size and levels, "
+            "e.g. 32,4,3"
+        )
+    return quadtree_of_depth(*sizes)
+
+
+def _numbers(text: str, kind: type, flag: str, example: str) -> list:
+    try:
+        values = [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(
+            f"{flag} {text!r} must be comma-separated numbers, e.g. {example}"
+        ) from None
+    if not values:
+        raise ValueError(f"{flag} is empty; give e.g. {example}")
+    return values
+
+
+def _write(advice: Advice, out: str) -> None:
+    from maeid.theory.plot import plot_advice  # matplotlib only when needed
+
+    created = not os.path.isdir(out)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"--out {out}: cannot create the folder ({err.strerror})") from None
+    try:
+        plot_advice(advice, os.path.join(out, "advice.png"))
+        advice.save(os.path.join(out, "advice.json"))
+    except BaseException:
+        if created:  # leave nothing half-written behind
+            for name in ("advice.png", "advice.json"):
+                path = os.path.join(out, name)
+                if os.path.exists(path):
+                    os.unlink(path)
+            os.rmdir(out)
+        raise
