@@ -7,6 +7,9 @@ batch           the same for many masks at once, as matrix products
 token_masks     ViT token masks of image models -> observed nodes (split leaves on both sides)
 profile         Monte Carlo profiles over masking ratio x masking unit
 plot            heatmaps of a profile (imported on demand: it pulls in matplotlib)
+belief_propagation
+                exact posteriors of the random-hierarchy model's symbols, Bayes accuracy
+                and Bayes masked-patch MSE (imported on demand)
 
 >>> from maeid.hlvm import load_model
 >>> spec = load_model("qt32").spec
