@@ -199,3 +199,26 @@ def _check(x: torch.Tensor, y: torch.Tensor, split: str) -> None:
         )
     if len(x) < 2:
         raise ValueError(f"{split} split has {len(x)} samples; a probe needs at least 2")
+
+
+def format_symbols(result: Mapping[str, object], pool: str = "mean") -> str:
+    """Plain-text table of `evaluate_symbols`: per view and level, probe and kNN of the
+    trained encoder, the untrained floor's probe, chance and the Bayes limit."""
+    lines = [f"  symbol accuracy per level ({pool}-pooled features; probe / kNN)"]
+    for view in ("full_image", "visible_tokens"):
+        res = result[view]
+        lines.append(
+            f"    {view:<16s} {'trained':>15s} {'untrained':>15s} {'chance':>7s} {'Bayes':>6s}"
+        )
+        for level, bayes in res["bayes"].items():
+            cells = []
+            for who in ("trained", "untrained"):
+                if who in res:
+                    acc = res[who][pool]
+                    cells.append(f"{acc['probe'][level]:.3f} / {acc['knn'][level]:.3f}")
+                else:
+                    cells.append("-")
+            chance = res["trained"][pool]["chance"][level]
+            lines.append(f"    level {level:<10} {cells[0]:>15s} {cells[1]:>15s} {chance:7.3f} "
+                         f"{bayes:6.3f}")  # fmt: skip
+    return "\n".join(lines)
