@@ -31,6 +31,9 @@ def test_train_and_evaluate_symbols_on_rhm(tmp_path, capsys):
         assert set(symbols[view]) == {"trained", "untrained", "bayes"}
         assert set(symbols[view]["trained"]["cls"]["probe"]) == {"0", "1", "2"}
     assert symbols["full_image"]["bayes"] == {"0": 1.0, "1": 1.0, "2": 1.0}
+    loss = symbols["masked_loss"]  # 3 steps: nowhere near Bayes
+    assert loss["bayes"] < loss["plateau"] and loss["excess"] > 0.5
+    assert "normalised excess" in printed
 
 
 def test_synth_writes_rhm_and_refuses_bad_knobs(tmp_path, capsys):

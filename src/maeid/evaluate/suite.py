@@ -15,7 +15,8 @@ Measurements (each optional):
   masked and the full-image representation beside the theory's profile.
 - ``symbols``: the random-hierarchy model (rhm32) only: linear-probe and kNN accuracy per
   level from [CLS] and mean-pooled features to every symbol, full image and visible
-  tokens, beside the untrained encoder and the Bayes limit (`maeid.evaluate.symbols`).
+  tokens, beside the untrained encoder and the Bayes limit (`maeid.evaluate.symbols`);
+  and the held-out masked loss beside its Bayes limit and plateau (`maeid.evaluate.excess`).
 
 Labelled data (Fashion-MNIST) supports probe, knn, tsne and robustness; synthetic data
 (with true latents) supports identify, or symbols for rhm32; every data set supports
@@ -358,11 +359,18 @@ class _Run:
         norm = _normalizer(d.mean, d.std)
         torch.manual_seed(self.opts.seed)  # the untrained floor: the same encoder at init
         untrained = type(model)(**model.config).eval()
-        return evaluate_symbols(
+        result = evaluate_symbols(
             model, d.source_model, norm(torch.from_numpy(train.images)), train.latents,
             d.test_images, d.latents, d.mean, d.std, self.ratio, untrained=untrained,
             config=ProbeConfig(self.opts.probe_epochs, seed=self.opts.seed), seed=self.opts.seed,
         )  # fmt: skip
+        if not model.norm_pix_loss and not model.boundary_exclude:
+            from maeid.evaluate.excess import masked_loss_excess
+
+            result["masked_loss"] = masked_loss_excess(
+                model, d.source_model, d.test_images, d.mean, d.std, self.ratio, self.opts.seed
+            )
+        return result
 
 
 def _to_unit_range(data: EvalData, images: torch.Tensor) -> torch.Tensor:

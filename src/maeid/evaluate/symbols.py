@@ -221,4 +221,8 @@ def format_symbols(result: Mapping[str, object], pool: str = "mean") -> str:
             chance = res["trained"][pool]["chance"][level]
             lines.append(f"    level {level:<10} {cells[0]:>15s} {cells[1]:>15s} {chance:7.3f} "
                          f"{bayes:6.3f}")  # fmt: skip
+    if "masked_loss" in result:
+        m = result["masked_loss"]
+        lines.append(f"  held-out masked loss {m['loss']:.3f}: Bayes {m['bayes']:.3f}, plateau "
+                     f"{m['plateau']:.3f}, normalised excess {m['excess']:.2f}")  # fmt: skip
     return "\n".join(lines)
