@@ -53,8 +53,9 @@ class TreePosterior:
         return self.levels[-1]
 
 
-def visible_pixels(token_mask: torch.Tensor | np.ndarray, patch_size: int, image_hw: tuple[int, int]
-                   ) -> np.ndarray:  # fmt: skip
+def visible_pixels(
+    token_mask: torch.Tensor | np.ndarray, patch_size: int, image_hw: tuple[int, int]
+) -> np.ndarray:
     """(N, H, W) bool, True where a pixel is seen, from an (N, tokens) MAE mask (1 = masked)."""
     mask = np.asarray(token_mask.cpu() if isinstance(token_mask, torch.Tensor) else token_mask)
     h, w = image_hw
@@ -183,8 +184,9 @@ def _as_patches(images: np.ndarray, grid: int, patch: int) -> np.ndarray:
     )
 
 
-def _leaf_messages(model: RandomHierarchy, images: np.ndarray, visible: np.ndarray | None
-                   ) -> np.ndarray:  # fmt: skip
+def _leaf_messages(
+    model: RandomHierarchy, images: np.ndarray, visible: np.ndarray | None
+) -> np.ndarray:
     """(N, G, G, v): each leaf symbol's likelihood of its visible pixels, max 1."""
     k = model.knobs
     x = _as_patches(images.astype(np.float64), k.grid, k.patch)
@@ -207,8 +209,9 @@ def _normalised(p: np.ndarray) -> np.ndarray:
     return p / np.where(total > 0, total, 1.0)
 
 
-def _posterior(model: RandomHierarchy, images: np.ndarray, visible: np.ndarray | None
-               ) -> list[np.ndarray]:  # fmt: skip
+def _posterior(
+    model: RandomHierarchy, images: np.ndarray, visible: np.ndarray | None
+) -> list[np.ndarray]:
     k = model.knobs
     n = len(images)
     up = [None] * k.levels + [_normalised(_leaf_messages(model, images, visible))]
