@@ -23,7 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "eval.json (every number) plus figures. Labelled data (Fashion-MNIST) supports "
         "probe, knn, tsne and robustness; synthetic data (true latents) supports identify "
         "(the practical regime: R² per latent level of the masked and the full-image "
-        "representation, beside the theory's profile for the checkpoint's ratio and unit); "
+        "representation, beside the theory's profile for the checkpoint's ratio and unit), "
+        "or for rhm32 symbols (probe and kNN accuracy per level beside the untrained "
+        "encoder and the Bayes limit); "
         "recon and attention work on any data.",
         formatter_class=ShowDefaults,
     )
@@ -142,4 +144,8 @@ def format_summary(result: dict) -> str:
                 f"    level {level:<6} {v['p_in_S']:>7.2f}  {v['predicted']:>9.3f}  "
                 f"{v['measured_visible_tokens']:>14.3f}  {v['measured_full_image']:>10.3f}"
             )
+    if "symbols" in result:
+        from maeid.evaluate.symbols import format_symbols
+
+        lines.append(format_symbols(result["symbols"]))
     return "\n".join(lines)

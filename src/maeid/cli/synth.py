@@ -5,7 +5,9 @@
 writes the dataset (observations, every latent and noise, and the model itself; read
 it back with `maeid.hlvm.load_dataset`), prints how much of the observed variance
 each latent level explains, and for image models saves a grid of samples next to it
-(`data/qt32.png`).
+(`data/qt32.png`). For the discrete random-hierarchy model (`--model rhm32[:knobs]`) it
+prints instead, per level, the Bayes-optimal accuracy of belief propagation on the full
+image beside chance (`benchmarks/rhm_floors.py` adds the pixel and untrained floors).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from maeid.hlvm import (
     save_dataset,
     variance_by_level,
 )
+from maeid.hlvm.random_hierarchy import RandomHierarchy
 from maeid.output_path import check_output_file
 
 
@@ -36,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--model",
         default="qt32",
-        help=f"a named model ({', '.join(model_names())}) or a YAML file (default: qt32)",
+        help=f"a named model ({', '.join(model_names())}; rhm32 takes knobs, e.g. "
+        "rhm32:v=4,m=8,sigma=0.1) or a YAML file (default: qt32)",
     )
     p.add_argument("--n", type=int, default=10000, help="number of samples (default: 10000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise draws (default: 0)")
@@ -51,7 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--variance-samples",
         type=int,
         default=2048,
-        help="samples for the variance-by-level table; 0 skips it (default: 2048)",
+        help="samples for the variance-by-level table (rhm32: the Bayes accuracy table); "
+        "0 skips it (default: 2048)",
     )
     p.add_argument("--no-png", action="store_true", help="do not write the sample grid PNG")
     p.set_defaults(func=run)
@@ -70,7 +75,10 @@ def run(args: argparse.Namespace) -> int:
     sample = model.sample(args.n, seed=args.seed, progress=True)
     save_dataset(args.out, model, sample)
     print(f"wrote {args.n} samples of {model.name} (model seed {model.seed}) to {args.out}")
-    if args.variance_samples > 0:
+    if isinstance(model, RandomHierarchy):
+        if args.variance_samples > 0:
+            print(bayes_table(model, args.variance_samples, args.seed))
+    elif args.variance_samples > 0:
         rows = variance_by_level(model, n=args.variance_samples, seed=args.seed)
         print("share of observed variance by latent level:")
         print(format_variance_table(rows))
@@ -79,6 +87,21 @@ def run(args: argparse.Namespace) -> int:
         save_image_grid(sample.images[:64], png)
         print(f"wrote {png}")
     return 0
+
+
+def bayes_table(model: RandomHierarchy, n: int, seed: int) -> str:
+    """Per level: latents, symbols, chance and belief propagation's full-image accuracy,
+    on `n` fresh samples (a seed apart from the written ones)."""
+    from maeid.theory.belief_propagation import bayes_accuracy, tree_posterior
+
+    sample = model.sample(n, seed=seed + 1)
+    bayes = bayes_accuracy(tree_posterior(model, sample.images), model.symbol_grids(sample.latents))
+    lines = [f"Bayes-optimal accuracy (belief propagation, full image, {n} samples):",
+             f"{'':10s} {'latents':>8s} {'symbols':>8s} {'chance':>7s} {'BP':>7s}"]  # fmt: skip
+    for level, acc in enumerate(bayes):
+        k = model.num_symbols(level)
+        lines.append(f"{'level ' + str(level):10s} {4**level:8d} {k:8d} {1 / k:7.1%} {acc:7.1%}")
+    return "\n".join(lines)
 
 
 def save_image_grid(images: np.ndarray, path: Path, columns: int = 8) -> None:

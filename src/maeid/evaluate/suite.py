@@ -13,9 +13,14 @@ Measurements (each optional):
 - ``robustness``: the clean-trained probe on corrupted test images, 5 severities each.
 - ``identify``: synthetic data only, the practical regime: R² per latent level of the
   masked and the full-image representation beside the theory's profile.
+- ``symbols``: the random-hierarchy model (rhm32) only: linear-probe and kNN accuracy per
+  level from [CLS] and mean-pooled features to every symbol, full image and visible
+  tokens, beside the untrained encoder and the Bayes limit (`maeid.evaluate.symbols`);
+  and the held-out masked loss beside its Bayes limit and plateau (`maeid.evaluate.excess`).
 
 Labelled data (Fashion-MNIST) supports probe, knn, tsne and robustness; synthetic data
-(with true latents) supports identify; every data set supports recon and attention.
+(with true latents) supports identify, or symbols for rhm32; every data set supports
+recon and attention.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from tqdm.auto import tqdm
 
 from maeid.evaluate.artifacts import write_json
 
-MEASURES = ("probe", "knn", "tsne", "recon", "attention", "robustness", "identify")
+MEASURES = ("probe", "knn", "tsne", "recon", "attention", "robustness", "identify", "symbols")
 LABELLED = frozenset({"probe", "knn", "tsne", "robustness"})
 
 
@@ -50,6 +55,7 @@ class EvalData:
     class_names: Sequence[str] | None = None
     spec: object | None = None  # GraphSpec of synthetic data
     latents: dict[str, np.ndarray] = field(default_factory=dict)
+    source_model: object | None = None  # the hlvm model of synthetic data
 
     @property
     def labelled(self) -> bool:
@@ -72,7 +78,15 @@ class EvalOptions:
 def default_measures(data: EvalData) -> list[str]:
     if data.labelled:
         return ["probe", "knn", "tsne", "recon", "attention", "robustness"]
+    if _is_rhm(data):  # symbols, not identify: an R² of symbol ids means nothing
+        return ["recon", "attention", "symbols"]
     return ["recon", "attention"] + (["identify"] if data.latents else [])
+
+
+def _is_rhm(data: EvalData) -> bool:
+    from maeid.hlvm.random_hierarchy import RandomHierarchy
+
+    return isinstance(data.source_model, RandomHierarchy)
 
 
 # ------------------------------------------------------------------------------ data
@@ -145,6 +159,7 @@ def load_eval_data(source: str, cfg, model: nn.Module, opts: EvalOptions) -> Eva
             std=imgs.std,
             spec=synth.model.spec,
             latents={k: v[:n] for k, v in synth.latents.items()},
+            source_model=synth.model,
         )
     raise ValueError(
         f"--data {source!r}: use fashion_mnist, synthetic, a .npz written by `maeid synth`, "
@@ -188,6 +203,8 @@ def evaluate_checkpoint(
         )
     if "identify" in measures and not data.latents:
         raise ValueError(f"identify needs true latents; {data.name} has none (use synthetic)")
+    if "symbols" in measures and not _is_rhm(data):
+        raise ValueError(f"symbols needs the rhm32 model's symbols; {data.name} is not rhm32 data")
     model.eval()
     threads = torch.get_num_threads()
     if opts.threads is not None:
@@ -331,6 +348,29 @@ class _Run:
         d = self.data
         return practical_identifiability(self.model, d.spec, d.test_images, d.latents,
                                          self.ratio, seed=self.opts.seed)  # fmt: skip
+
+    def symbols(self) -> dict[str, object]:
+        from maeid.evaluate.probe import ProbeConfig
+        from maeid.evaluate.symbols import evaluate_symbols
+
+        d, model = self.data, self.model
+        # A training split from a sampling seed apart from the training run's and the test's.
+        train = d.source_model.sample(self.opts.max_train, seed=self.opts.seed + 7919)
+        norm = _normalizer(d.mean, d.std)
+        torch.manual_seed(self.opts.seed)  # the untrained floor: the same encoder at init
+        untrained = type(model)(**model.config).eval()
+        result = evaluate_symbols(
+            model, d.source_model, norm(torch.from_numpy(train.images)), train.latents,
+            d.test_images, d.latents, d.mean, d.std, self.ratio, untrained=untrained,
+            config=ProbeConfig(self.opts.probe_epochs, seed=self.opts.seed), seed=self.opts.seed,
+        )  # fmt: skip
+        if not model.norm_pix_loss and not model.boundary_exclude:
+            from maeid.evaluate.excess import masked_loss_excess
+
+            result["masked_loss"] = masked_loss_excess(
+                model, d.source_model, d.test_images, d.mean, d.std, self.ratio, self.opts.seed
+            )
+        return result
 
 
 def _to_unit_range(data: EvalData, images: torch.Tensor) -> torch.Tensor:

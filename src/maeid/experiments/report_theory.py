@@ -55,9 +55,9 @@ def theory_section(
 ) -> str:
     """Profile `model` over `ratios` x `units`; write theory.json and theory_levels.png
     into `folder`; return the section's Markdown (links relative to `report_dir`)."""
-    from maeid.theory.profile_table import format_profile_table as format_table
     from maeid.theory import theory_profile
     from maeid.theory.plot import plot_level_composition
+    from maeid.theory.profile_table import format_profile_table as format_table
 
     spec = _load_model(model, model_seed).spec
     profile = theory_profile(spec, ratios, units, NUM_MASKS, seed=0, patch_size=patch)

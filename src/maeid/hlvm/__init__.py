@@ -7,7 +7,9 @@ mechanisms, model
           seeded invertible mechanisms; `HierarchicalModel.sample(n, seed)`
 variance  the share of observed variance each latent level carries
 dataset   save/load a sample together with its model, bit for bit
-registry  `load_model("qt32" | "path.yaml", seed)`: the one way in
+random_hierarchy
+          the discrete random-hierarchy image model `rhm32` (symbols, rules, rendering)
+registry  `load_model("qt32" | "rhm32:v=4" | "path.yaml", seed)`: the one way in
 
 >>> model = load_model("qt32")
 >>> sample = model.sample(256, seed=0)
@@ -18,6 +20,7 @@ registry  `load_model("qt32" | "path.yaml", seed)`: the one way in
 from maeid.hlvm.dataset import load_dataset, save_dataset
 from maeid.hlvm.model import HierarchicalModel, Sample
 from maeid.hlvm.quadtree import quadtree_spec
+from maeid.hlvm.random_hierarchy import RandomHierarchy, RHMKnobs
 from maeid.hlvm.registry import BUILDERS, load_model, load_spec, model_names
 from maeid.hlvm.spec import GraphSpec, Node, SpecError
 from maeid.hlvm.variance import LevelShare, format_variance_table, variance_by_level
@@ -29,6 +32,8 @@ __all__ = [
     "HierarchicalModel",
     "LevelShare",
     "Node",
+    "RHMKnobs",
+    "RandomHierarchy",
     "Sample",
     "SpecError",
     "dump_yaml",

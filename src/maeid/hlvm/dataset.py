@@ -4,7 +4,8 @@ model can be rebuilt from the file alone.
 Layout of the archive:
 - `images` (N, C, H, W) float32 for image models; their observed vectors are not stored
   twice but read back from the pixel blocks. Other models store `observed:<name>`.
-- `latent:<name>` and `noise:<name>`, (N, dim) float32.
+- `latent:<name>` and `noise:<name>`, (N, dim) float32 (int64 symbols and rule choices
+  for the random-hierarchy model).
 - `model_json`: the spec as YAML text (`maeid.hlvm.yaml_spec`), the mechanism settings
   (seed, depth, slope, pilot size) and how the model was built (e.g. `{"name": "qt32"}`).
 """
@@ -19,12 +20,15 @@ from pathlib import Path
 import numpy as np
 
 from maeid.hlvm.model import HierarchicalModel, Sample
+from maeid.hlvm.random_hierarchy import RandomHierarchy, is_rhm_name, load_rhm
 from maeid.hlvm.yaml_spec import dump_yaml, spec_from_yaml
 
 FORMAT_VERSION = 1
 
 
-def save_dataset(path: str | os.PathLike[str], model: HierarchicalModel, sample: Sample) -> Path:
+def save_dataset(
+    path: str | os.PathLike[str], model: HierarchicalModel | RandomHierarchy, sample: Sample
+) -> Path:
     """Write `sample` and `model` to `path` (a `.npz`) atomically; returns the path."""
     path = Path(path)
     if path.suffix != ".npz":
@@ -63,7 +67,9 @@ def save_dataset(path: str | os.PathLike[str], model: HierarchicalModel, sample:
     return path
 
 
-def load_dataset(path: str | os.PathLike[str]) -> tuple[HierarchicalModel, Sample]:
+def load_dataset(
+    path: str | os.PathLike[str],
+) -> tuple[HierarchicalModel | RandomHierarchy, Sample]:
     """Read a dataset written by `save_dataset`: the rebuilt model and the sample."""
     path = Path(path)
     if not path.is_file():
@@ -77,12 +83,17 @@ def load_dataset(path: str | os.PathLike[str]) -> tuple[HierarchicalModel, Sampl
     if header.get("format") != FORMAT_VERSION:
         raise ValueError(f"{path} has dataset format {header.get('format')}, "
                          f"this maeid reads {FORMAT_VERSION}")  # fmt: skip
-    spec = spec_from_yaml(header["spec_yaml"], source=str(path))
     config = header["config"]
-    model = HierarchicalModel(
-        spec, seed=config["seed"], depth=config["depth"], slope=config["slope"],
-        pilot=config["pilot"], builder=header.get("builder"),
-    )  # fmt: skip
+    built_as = str((header.get("builder") or {}).get("name", ""))
+    if is_rhm_name(built_as):  # a discrete model: its name and seed rebuild it exactly
+        model: HierarchicalModel | RandomHierarchy = load_rhm(built_as, seed=config["seed"])
+    else:
+        model = HierarchicalModel(
+            spec_from_yaml(header["spec_yaml"], source=str(path)), seed=config["seed"],
+            depth=config["depth"], slope=config["slope"], pilot=config["pilot"],
+            builder=header.get("builder"),
+        )  # fmt: skip
+    spec = model.spec
 
     def group(prefix: str) -> dict[str, np.ndarray]:
         return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}

@@ -51,7 +51,8 @@ _PILOT_TAG = 0x9E3779B1  # separates the pilot's noise stream from any user seed
 
 @dataclass
 class Sample:
-    """Draws from a model. Every array is float32 with the batch first.
+    """Draws from a model. Every array is float32 with the batch first (the discrete
+    `maeid.hlvm.random_hierarchy` model holds int64 symbols and rule choices instead).
 
     `images` is `(N, C, H, W)` for image models (else None); `observed`, `latents` and
     `noises` map node names to `(N, dim)` (`(N, noise_dim)` for noises) arrays.

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from maeid.hlvm.model import HierarchicalModel
 from maeid.hlvm.quadtree import quadtree_spec
+from maeid.hlvm.random_hierarchy import RandomHierarchy, is_rhm_name, load_rhm
 from maeid.hlvm.spec import GraphSpec
 from maeid.hlvm.yaml_spec import load_yaml
 
@@ -27,6 +28,7 @@ BUILDERS: dict[str, Callable[[], GraphSpec]] = {
     "qt224": lambda: quadtree_spec(
         224, 3, leaf=8, branching=(7, 2, 2), dims=(16, 32, 64), name="qt224"
     ),
+    "rhm32": lambda: load_rhm("rhm32").spec,
 }
 
 
@@ -37,6 +39,8 @@ def model_names() -> tuple[str, ...]:
 def load_spec(name_or_path: str | os.PathLike[str]) -> GraphSpec:
     """The structure of a named model or of a YAML file."""
     key = str(name_or_path)
+    if is_rhm_name(key):
+        return load_rhm(key).spec
     if key in BUILDERS:
         return BUILDERS[key]()
     if key.endswith((".yaml", ".yml")) or os.sep in key or Path(key).exists():
@@ -46,9 +50,13 @@ def load_spec(name_or_path: str | os.PathLike[str]) -> GraphSpec:
     )
 
 
-def load_model(name_or_path: str | os.PathLike[str], seed: int = 0) -> HierarchicalModel:
-    """A model from a builder name (`qt32`, `qt64`, `qt224`) or a YAML path."""
-    spec = load_spec(name_or_path)
+def load_model(
+    name_or_path: str | os.PathLike[str], seed: int = 0
+) -> HierarchicalModel | RandomHierarchy:
+    """A model from a builder name (`qt32`, `qt64`, `qt224`, `rhm32[:knobs]`) or a YAML path."""
     key = str(name_or_path)
+    if is_rhm_name(key):
+        return load_rhm(key, seed=seed)
+    spec = load_spec(name_or_path)
     builder = {"name": key} if key in BUILDERS else {"yaml": key}
     return HierarchicalModel(spec, seed=seed, builder=builder)

@@ -1,0 +1,58 @@
+"""A trained MAE's held-out masked loss against the exact limits of the random-hierarchy model.
+
+For masks from the training sampler, the MAE's loss on held-out images is set beside the
+Bayes-optimal loss (each masked pixel predicted by its posterior mean given the visible
+pixels, `maeid.theory.belief_propagation.masked_mse`) and the plateau (its prior mean at
+that position), on the same masks and in the loss's own units (pixels standardised by the
+run's mean and std). The normalised excess `(loss - Bayes) / (plateau - Bayes)` is 0 for a
+Bayes-optimal model and 1 on the predict-the-mean plateau. Defined for the plain pixel
+loss only: norm-pix targets and boundary exclusion change what is predicted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from maeid.hlvm.random_hierarchy import RandomHierarchy
+from maeid.theory.belief_propagation import masked_mse, visible_pixels
+from maeid.theory.masking import sample_noise
+
+
+@torch.no_grad()
+def masked_loss_excess(
+    mae: nn.Module, model: RandomHierarchy, images: torch.Tensor, mean: Sequence[float],
+    std: Sequence[float], ratio: float, seed: int = 0, batch_size: int = 512,
+) -> dict[str, float]:  # fmt: skip
+    """Held-out loss, Bayes loss, plateau and normalised excess on `images` (standardised)."""
+    if getattr(mae, "norm_pix_loss", False) or getattr(mae, "boundary_exclude", 0):
+        raise ValueError(
+            "the Bayes loss is for the plain pixel loss; this MAE uses norm_pix_loss or "
+            "boundary_exclude (train with model.norm_pix_loss=false, boundary_exclude=0)"
+        )
+    if len(std) != 1 or len(mean) != 1:
+        raise ValueError(f"rhm32 images have one channel; got mean {mean} and std {std}")
+    gen = torch.Generator().manual_seed(seed)
+    losses, masks = [], []
+    for batch in images.split(batch_size):
+        noise = sample_noise(len(batch), mae.layout, gen).to(batch.device)
+        loss, _, mask = mae(batch, ratio, noise)
+        losses.append(float(loss) * len(batch))
+        masks.append(mask.cpu())
+    raw = (images.double().cpu() * std[0] + mean[0]).numpy()
+    seen = visible_pixels(torch.cat(masks), int(mae.patch_size), raw.shape[2:])
+    limits = masked_mse(model, raw, seen)
+    # masked_mse's shares divide by the model's pixel variance; the loss by the run's std^2.
+    to_loss = limits.pixel_variance / std[0] ** 2
+    loss = sum(losses) / len(images)
+    bayes, plateau = limits.bayes * to_loss, limits.plateau * to_loss
+    return {
+        "loss": loss,
+        "bayes": bayes,
+        "plateau": plateau,
+        "excess": (loss - bayes) / (plateau - bayes),
+        "images": len(images),
+        "ratio": float(ratio),
+    }

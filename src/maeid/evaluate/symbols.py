@@ -1,0 +1,228 @@
+"""Per-level classification of the random-hierarchy model's symbols from frozen features.
+
+Every latent of `rhm32` is a discrete symbol (the class at the root, vocabulary symbols
+below), so what a representation holds of a level is read as classification accuracy:
+
+- *linear probe*: BatchNorm without affine then one linear layer (`maeid.evaluate.probe`'s
+  head), one head per latent. The heads share only the parameter-free BatchNorm, the loss
+  is their sum and AdamW updates each parameter on its own, so training all heads at once
+  is training each probe alone, in one pass;
+- *kNN*: DINO's weighted vote over the 20 nearest training samples by cosine similarity
+  (`maeid.evaluate.knn`), one neighbour search shared by every latent;
+- *chance*: predicting each latent's most frequent training symbol.
+
+`evaluate_symbols` reads a frozen MAE encoder's [CLS] and mean-pooled features, on the full
+image and on the visible tokens of masks from the training sampler, beside the encoder at
+initialisation (the floor) and the Bayes limit of the same view (belief propagation on the
+full image, or on the same masks' visible pixels).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from maeid.evaluate.probe import ProbeConfig, linear_head
+from maeid.hlvm.random_hierarchy import RandomHierarchy
+from maeid.theory.belief_propagation import bayes_accuracy, tree_posterior, visible_pixels
+from maeid.theory.masking import sample_masks
+
+
+def symbol_table(model: RandomHierarchy, latents: Mapping[str, np.ndarray]) -> np.ndarray:
+    """(N, latents) int64 symbols in `model.spec.latents` order."""
+    return np.stack([np.asarray(latents[z]).reshape(-1) for z in model.spec.latents], 1)
+
+
+def multi_probe_accuracy(
+    train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
+    num_classes: int, config: ProbeConfig | None = None,
+) -> np.ndarray:  # fmt: skip
+    """Test accuracy of one linear probe per column of `train_y` (N, Z), shape (Z,)."""
+    cfg = config or ProbeConfig()
+    x, y = torch.as_tensor(train_x).float(), torch.as_tensor(train_y).long()
+    _check(x, y, "train")
+    _check(torch.as_tensor(test_x), torch.as_tensor(test_y), "test")
+    z = y.shape[1]
+    gen = torch.Generator().manual_seed(cfg.seed)
+    head = linear_head(x.shape[1], z * num_classes)
+    with torch.no_grad():
+        head[1].weight.copy_(torch.randn(head[1].weight.shape, generator=gen) * 0.01)
+        head[1].bias.zero_()
+    opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    total = max(1, cfg.epochs * math.ceil(len(x) / cfg.batch_size))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+    )
+    head.train()
+    with torch.enable_grad():
+        for _ in range(cfg.epochs):
+            order = torch.randperm(len(x), generator=gen)
+            for i in range(0, len(x), cfg.batch_size):
+                idx = order[i : i + cfg.batch_size]
+                if len(idx) < 2:  # BatchNorm needs two samples
+                    continue
+                logits = head(x[idx]).view(len(idx), z, num_classes)
+                # Summed over latents: each head's gradient is its own probe's.
+                loss = F.cross_entropy(logits.transpose(1, 2), y[idx], reduction="sum") / len(idx)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+    head.eval()
+    with torch.no_grad():
+        tx, ty = torch.as_tensor(test_x).float(), torch.as_tensor(test_y).long()
+        pred = torch.cat([head(c).view(len(c), z, num_classes).argmax(-1) for c in tx.split(4096)])
+    return (pred == ty).double().mean(0).numpy()
+
+
+@torch.no_grad()
+def multi_knn_accuracy(
+    train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
+    num_classes: int, k: int = 20, temperature: float = 0.07, chunk: int = 1024,
+) -> np.ndarray:  # fmt: skip
+    """Weighted cosine kNN accuracy per column of `train_y` (N, Z), shape (Z,)."""
+    bank = F.normalize(torch.as_tensor(train_x).float(), dim=1)
+    labels = torch.as_tensor(train_y).long()
+    queries = F.normalize(torch.as_tensor(test_x).float(), dim=1)
+    truth = torch.as_tensor(test_y).long()
+    _check(bank, labels, "train")
+    _check(queries, truth, "test")
+    if k < 1:
+        raise ValueError(f"k = {k}; it must be at least 1")
+    k = min(k, len(bank))
+    correct = torch.zeros(labels.shape[1], dtype=torch.float64)
+    for q, t in zip(queries.split(chunk), truth.split(chunk), strict=True):
+        sim, idx = (q @ bank.T).topk(k, dim=1)
+        votes = torch.zeros(len(q), labels.shape[1], num_classes)
+        weight = (sim / temperature).exp()[:, None, :].expand(-1, labels.shape[1], -1)
+        votes.scatter_add_(2, labels[idx].transpose(1, 2), weight)
+        correct += (votes.argmax(-1) == t).double().sum(0)
+    return (correct / len(queries)).numpy()
+
+
+def chance_accuracy(train_y: np.ndarray, test_y: np.ndarray) -> np.ndarray:
+    """Accuracy of predicting each column's most frequent training symbol, shape (Z,)."""
+    train_y, test_y = np.asarray(train_y), np.asarray(test_y)
+    majority = [np.bincount(col).argmax() for col in train_y.T]
+    return (test_y == np.asarray(majority)[None]).mean(0)
+
+
+def by_level(model: RandomHierarchy, per_latent: np.ndarray) -> dict[int, float]:
+    """Mean over each level's latents of a per-latent array in `spec.latents` order."""
+    level = np.array([model.spec[z].level for z in model.spec.latents])
+    return {int(lv): float(per_latent[level == lv].mean()) for lv in np.unique(level)}
+
+
+def symbol_accuracy(
+    model: RandomHierarchy, train_x: torch.Tensor, train_y: np.ndarray, test_x: torch.Tensor,
+    test_y: np.ndarray, config: ProbeConfig | None = None,
+) -> dict[str, dict[int, float]]:  # fmt: skip
+    """Per-level linear-probe, kNN and chance accuracy of features to every symbol."""
+    classes = max(model.knobs.n_classes, model.knobs.v)
+    ty, vy = torch.from_numpy(np.asarray(train_y)), torch.from_numpy(np.asarray(test_y))
+    return {
+        "probe": by_level(model, multi_probe_accuracy(train_x, ty, test_x, vy, classes, config)),
+        "knn": by_level(model, multi_knn_accuracy(train_x, ty, test_x, vy, classes)),
+        "chance": by_level(model, chance_accuracy(train_y, test_y)),
+    }
+
+
+@torch.no_grad()
+def encoder_features(
+    encoder: nn.Module, images: torch.Tensor, mask_ratio: float | None, seed: int = 0,
+    batch_size: int = 512,
+) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:  # fmt: skip
+    """[CLS] and mean-pooled features on the visible tokens of sampler masks (or on the
+    full image if `mask_ratio` is None), and the (N, tokens) masks used (1 = masked)."""
+    gen = torch.Generator().manual_seed(seed)
+    cls, mean, masks = [], [], []
+    for batch in images.split(batch_size):
+        mask = None
+        if mask_ratio is not None:
+            mask = sample_masks(len(batch), encoder.layout, mask_ratio, gen).mask
+            masks.append(mask)
+        feats = encoder.encode(batch, None if mask is None else mask.to(batch.device))
+        cls.append(feats.cls.float().cpu())
+        mean.append(feats.mean.float().cpu())
+    return {"cls": torch.cat(cls), "mean": torch.cat(mean)}, (torch.cat(masks) if masks else None)
+
+
+def evaluate_symbols(
+    encoder: nn.Module, model: RandomHierarchy,
+    train_images: torch.Tensor, train_latents: Mapping[str, np.ndarray],
+    test_images: torch.Tensor, test_latents: Mapping[str, np.ndarray],
+    mean: Sequence[float], std: Sequence[float], ratio: float,
+    untrained: nn.Module | None = None, config: ProbeConfig | None = None, seed: int = 0,
+) -> dict[str, object]:  # fmt: skip
+    """Per-level symbol accuracy of `encoder` (and `untrained`) beside the Bayes limits.
+
+    Images are standardised as the encoder was trained (`mean`, `std` undo it for belief
+    propagation, which works on the model's pixels). Views: `full_image`, and
+    `visible_tokens` of masks at `ratio` from the training sampler (the same masks for the
+    features and for the Bayes limit; training images get their own masks).
+    """
+    train_y, test_y = symbol_table(model, train_latents), symbol_table(model, test_latents)
+    raw = (test_images.double().cpu() * torch.tensor(std, dtype=torch.float64)[:, None, None]
+           + torch.tensor(mean, dtype=torch.float64)[:, None, None]).numpy()  # fmt: skip
+    truth = model.symbol_grids(test_latents)
+    encoders = {"trained": encoder, **({"untrained": untrained} if untrained is not None else {})}
+    out: dict[str, object] = {"ratio": ratio, "train": len(train_y), "test": len(test_y)}
+    for view, view_ratio in (("full_image", None), ("visible_tokens", ratio)):
+        result: dict[str, object] = {}
+        test_masks = None
+        for name, enc in encoders.items():
+            tr, _ = encoder_features(enc, train_images, view_ratio, seed + 1)
+            te, test_masks = encoder_features(enc, test_images, view_ratio, seed)
+            result[name] = {
+                pool: symbol_accuracy(model, tr[pool], train_y, te[pool], test_y, config)
+                for pool in ("cls", "mean")
+            }
+        seen = None
+        if test_masks is not None:
+            seen = visible_pixels(test_masks, int(encoder.patch_size), raw.shape[2:])
+        post = tree_posterior(model, raw, seen)
+        result["bayes"] = dict(enumerate(bayes_accuracy(post, truth)))
+        out[view] = result
+    return out
+
+
+def _check(x: torch.Tensor, y: torch.Tensor, split: str) -> None:
+    if x.ndim != 2 or y.ndim != 2 or len(x) != len(y):
+        raise ValueError(
+            f"{split} features {tuple(x.shape)} and symbols {tuple(y.shape)} must be (N, D) "
+            "and (N, latents) with the same N"
+        )
+    if len(x) < 2:
+        raise ValueError(f"{split} split has {len(x)} samples; a probe needs at least 2")
+
+
+def format_symbols(result: Mapping[str, object], pool: str = "mean") -> str:
+    """Plain-text table of `evaluate_symbols`: per view and level, probe and kNN of the
+    trained encoder, the untrained floor's probe, chance and the Bayes limit."""
+    lines = [f"  symbol accuracy per level ({pool}-pooled features; probe / kNN)"]
+    for view in ("full_image", "visible_tokens"):
+        res = result[view]
+        lines.append(
+            f"    {view:<16s} {'trained':>15s} {'untrained':>15s} {'chance':>7s} {'Bayes':>6s}"
+        )
+        for level, bayes in res["bayes"].items():
+            cells = []
+            for who in ("trained", "untrained"):
+                if who in res:
+                    acc = res[who][pool]
+                    cells.append(f"{acc['probe'][level]:.3f} / {acc['knn'][level]:.3f}")
+                else:
+                    cells.append("-")
+            chance = res["trained"][pool]["chance"][level]
+            lines.append(f"    level {level:<10} {cells[0]:>15s} {cells[1]:>15s} {chance:7.3f} "
+                         f"{bayes:6.3f}")  # fmt: skip
+    if "masked_loss" in result:
+        m = result["masked_loss"]
+        lines.append(f"  held-out masked loss {m['loss']:.3f}: Bayes {m['bayes']:.3f}, plateau "
+                     f"{m['plateau']:.3f}, normalised excess {m['excess']:.2f}")  # fmt: skip
+    return "\n".join(lines)

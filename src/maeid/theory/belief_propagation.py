@@ -1,0 +1,246 @@
+"""Exact inference on the random-hierarchy model: sum-product belief propagation.
+
+The model (`maeid.hlvm.random_hierarchy`) is a tree of factors: a uniform class at the
+root, and for each symbol one factor over (symbol, its 4 children) that is 1/m for each
+of its m rules and 0 otherwise; each leaf symbol emits its patch with Gaussian pixel
+noise. On a tree, two passes give every latent's exact posterior:
+
+- up: a leaf's message is the likelihood of its *visible* pixels under each symbol's
+  rendering (masked pixels carry no evidence); a parent's message sums, over its rules,
+  the product of its 4 children's messages at the rule's children;
+- down: a child's outside message sums, over the parent's rules that put a symbol at the
+  child's position, the parent's outside message times its 3 siblings' messages.
+
+The posterior of a symbol is its outside message times its up message. Messages are
+probability vectors, normalised at each node (float64), and every pass is vectorised
+over the batch and over the grid of a level; batches are cut into chunks to bound memory.
+
+From the posteriors follow the Bayes-optimal limits of any representation:
+- `bayes_accuracy`: per level, the accuracy of the posterior's argmax (full image or the
+  visible side of a mask);
+- `masked_mse`: the expected squared error of the posterior-mean prediction of the masked
+  pixels (Bayes), and of the prior-mean prediction (the predict-the-mean plateau), as
+  shares of the pixel variance, so a training loss reads as `normalised_excess`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from maeid.hlvm.random_hierarchy import RandomHierarchy
+
+CHUNK = 2048  # images per pass: keeps the largest message array near 20 MB
+
+
+@dataclass
+class TreePosterior:
+    """`levels[l]` is (N, 2^l, 2^l, K_l): each level-l symbol's posterior distribution."""
+
+    levels: list[np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.levels[0])
+
+    def argmax(self) -> list[np.ndarray]:
+        """The most probable symbol of every latent, (N, 2^l, 2^l) per level."""
+        return [p.argmax(-1) for p in self.levels]
+
+    @property
+    def leaves(self) -> np.ndarray:
+        return self.levels[-1]
+
+
+def visible_pixels(
+    token_mask: torch.Tensor | np.ndarray, patch_size: int, image_hw: tuple[int, int]
+) -> np.ndarray:
+    """(N, H, W) bool, True where a pixel is seen, from an (N, tokens) MAE mask (1 = masked)."""
+    mask = np.asarray(token_mask.cpu() if isinstance(token_mask, torch.Tensor) else token_mask)
+    h, w = image_hw
+    if h % patch_size or w % patch_size:
+        raise ValueError(f"patch size {patch_size} does not tile a {h}x{w} image")
+    gh, gw = h // patch_size, w // patch_size
+    if mask.ndim != 2 or mask.shape[1] != gh * gw:
+        raise ValueError(f"token mask has shape {mask.shape}; expected (N, {gh * gw}) for "
+                         f"patch {patch_size} on {h}x{w}")  # fmt: skip
+    seen = mask.reshape(-1, gh, gw) < 0.5
+    return seen.repeat(patch_size, axis=1).repeat(patch_size, axis=2)
+
+
+def tree_posterior(
+    model: RandomHierarchy, images: np.ndarray, visible: np.ndarray | None = None
+) -> TreePosterior:
+    """Posterior of every symbol given the visible pixels of `images` (N, 1, H, W).
+
+    `visible` is (N, H, W) bool (True = seen), or None for the full image; a masked pixel
+    carries no evidence. Pixels are in the model's own units (not standardised).
+    """
+    images = np.asarray(images)
+    shape = model.spec.image_shape
+    if images.ndim != 4 or images.shape[1:] != shape:
+        want = ", ".join(map(str, shape))
+        raise ValueError(f"images have shape {images.shape}; expected (N, {want})")
+    if visible is not None:
+        visible = np.asarray(visible, dtype=bool)
+        if visible.shape != (len(images), *shape[1:]):
+            raise ValueError(f"visible has shape {visible.shape}; expected "
+                             f"({len(images)}, {shape[1]}, {shape[2]})")  # fmt: skip
+    parts = []
+    for start in range(0, len(images), CHUNK):
+        stop = start + CHUNK
+        parts.append(_posterior(model, images[start:stop],
+                                None if visible is None else visible[start:stop]))  # fmt: skip
+    return TreePosterior([np.concatenate([p[lvl] for p in parts]) for lvl in range(len(parts[0]))])
+
+
+def prior_marginals(model: RandomHierarchy) -> TreePosterior:
+    """Every symbol's distribution before any pixel is seen (a batch of one)."""
+    _, h, w = model.spec.image_shape
+    blank = np.zeros((1, 1, h, w), dtype=np.float32)
+    return tree_posterior(model, blank, np.zeros((1, h, w), dtype=bool))
+
+
+def bayes_accuracy(posterior: TreePosterior, symbols: list[np.ndarray]) -> list[float]:
+    """Per level, the share of latents whose posterior argmax is the true symbol
+    (`symbols` as from `RandomHierarchy.symbol_grids`)."""
+    if len(symbols) != len(posterior.levels):
+        raise ValueError(f"{len(symbols)} symbol grids for {len(posterior.levels)} levels")
+    return [float((guess == truth).mean()) for guess, truth in
+            zip(posterior.argmax(), symbols, strict=True)]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MaskedMSE:
+    """Expected squared error per masked pixel, as shares of the pixel variance."""
+
+    bayes: float  # predicting each masked pixel by its posterior mean
+    plateau: float  # predicting it by its prior mean (what a model that learned nothing does)
+    pixel_variance: float  # the variance the shares divide by (over images and positions)
+
+    def excess(self, loss: float) -> float:
+        return normalised_excess(loss, self.bayes, self.plateau)
+
+
+def normalised_excess(loss: float, bayes: float, plateau: float) -> float:
+    """(loss - Bayes) / (plateau - Bayes): 0 is Bayes-optimal, 1 the predict-the-mean plateau."""
+    if not plateau > bayes:
+        raise ValueError(f"plateau {plateau} must exceed the Bayes loss {bayes}")
+    return (loss - bayes) / (plateau - bayes)
+
+
+def masked_mse(
+    model: RandomHierarchy, images: np.ndarray, visible: np.ndarray,
+    posterior: TreePosterior | None = None,
+) -> MaskedMSE:  # fmt: skip
+    """Bayes-optimal and plateau MSE over the masked pixels (`~visible`) of `images`.
+
+    The error is the exact expectation given the visible pixels, not the sample's own
+    error: for a masked pixel it is sigma^2 plus the posterior variance of its rendering.
+    The MAE's plain-pixel loss on images standardised by their own mean and std estimates
+    the same share (not the norm-pix loss).
+    """
+    visible = np.asarray(visible, dtype=bool)
+    post = posterior if posterior is not None else tree_posterior(model, images, visible)
+    k = model.knobs
+    rendering = model.patches.reshape(k.v, -1).astype(np.float64)
+    masked = _as_patches(~visible[:, None], k.grid, k.patch).astype(np.float64)
+    if masked.sum() == 0:
+        raise ValueError("the mask hides no pixel; there is nothing to predict")
+    noise = k.sigma**2
+
+    def error(leaf_probs: np.ndarray) -> float:
+        mean = leaf_probs @ rendering
+        spread = leaf_probs @ rendering**2 - mean**2
+        return float((masked * np.broadcast_to(spread, masked.shape)).sum() / masked.sum())
+
+    prior = prior_marginals(model)
+    var = pixel_variance(model, prior)
+    return MaskedMSE(
+        bayes=(error(post.leaves) + noise) / var,
+        plateau=(error(prior.leaves) + noise) / var,
+        pixel_variance=var,
+    )
+
+
+def pixel_variance(model: RandomHierarchy, prior: TreePosterior | None = None) -> float:
+    """The exact variance of a pixel over images and positions (what standardising divides by)."""
+    prior = prior or prior_marginals(model)
+    rendering = model.patches.reshape(model.knobs.v, -1).astype(np.float64)
+    first = prior.leaves[0] @ rendering
+    second = prior.leaves[0] @ rendering**2 + model.knobs.sigma**2
+    return float(second.mean() - first.mean() ** 2)
+
+
+# ---------------------------------------------------------------------------- passes
+def _as_patches(images: np.ndarray, grid: int, patch: int) -> np.ndarray:
+    """(N, 1, H, W) -> (N, G, G, patch^2), row-major inside each patch."""
+    n = len(images)
+    return (
+        images.reshape(n, grid, patch, grid, patch)
+        .transpose(0, 1, 3, 2, 4)
+        .reshape(n, grid, grid, patch * patch)
+    )
+
+
+def _leaf_messages(
+    model: RandomHierarchy, images: np.ndarray, visible: np.ndarray | None
+) -> np.ndarray:
+    """(N, G, G, v): each leaf symbol's likelihood of its visible pixels, max 1."""
+    k = model.knobs
+    x = _as_patches(images.astype(np.float64), k.grid, k.patch)
+    seen = (np.ones_like(x) if visible is None
+            else _as_patches(visible[:, None], k.grid, k.patch).astype(np.float64))  # fmt: skip
+    rendering = model.patches.reshape(k.v, -1).astype(np.float64)
+    # Squared distance over the seen pixels, expanded so it is two matrix products.
+    dist = (seen * x * x).sum(-1, keepdims=True) - 2 * (seen * x) @ rendering.T
+    dist += seen @ (rendering**2).T
+    if k.sigma > 0:
+        loglik = -dist / (2 * k.sigma**2)
+    else:  # noiseless: a symbol either renders the seen pixels exactly or is impossible
+        loglik = np.where(dist <= 1e-6 * (1 + seen.sum(-1, keepdims=True)), 0.0, -np.inf)
+    loglik -= loglik.max(-1, keepdims=True)
+    return np.exp(loglik)
+
+
+def _normalised(p: np.ndarray) -> np.ndarray:
+    total = p.sum(-1, keepdims=True)
+    return p / np.where(total > 0, total, 1.0)
+
+
+def _posterior(
+    model: RandomHierarchy, images: np.ndarray, visible: np.ndarray | None
+) -> list[np.ndarray]:
+    k = model.knobs
+    n = len(images)
+    up = [None] * k.levels + [_normalised(_leaf_messages(model, images, visible))]
+    # gathered[l][j]: child j's message at each rule's j-th child, (N, s, s, A * m)
+    gathered: list[list[np.ndarray]] = [[] for _ in range(k.levels)]
+    for level in range(k.levels - 1, -1, -1):
+        side = 2**level
+        rules = model.rules[level]  # (A, m, 4)
+        blocks = up[level + 1].reshape(n, side, 2, side, 2, -1)
+        g = [blocks[:, :, j // 2, :, j % 2, :][..., rules[:, :, j].ravel()] for j in range(4)]
+        gathered[level] = g
+        joint = (g[0] * g[1] * g[2] * g[3]).reshape(n, side, side, len(rules), k.m)
+        up[level] = _normalised(joint.sum(-1))
+
+    outside = _normalised(np.ones((n, 1, 1, k.n_classes)))  # the uniform class prior
+    beliefs = []
+    for level in range(k.levels):
+        beliefs.append(_normalised(outside * up[level]))
+        side = 2**level
+        rules = model.rules[level]
+        parents, kids = len(rules), model.num_symbols(level + 1)
+        weight = np.repeat(outside, k.m, axis=-1)  # (N, s, s, A * m), rule-major per symbol
+        g = gathered[level]
+        child_outside = np.empty((n, side, 2, side, 2, kids))
+        for j in range(4):
+            siblings = np.prod([g[i] for i in range(4) if i != j], axis=0)
+            onehot = np.zeros((parents * k.m, kids))
+            onehot[np.arange(parents * k.m), rules[:, :, j].ravel()] = 1.0
+            child_outside[:, :, j // 2, :, j % 2, :] = (weight * siblings) @ onehot
+        outside = _normalised(child_outside.reshape(n, 2 * side, 2 * side, kids))
+    beliefs.append(_normalised(outside * up[k.levels]))
+    return beliefs

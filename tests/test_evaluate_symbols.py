@@ -1,0 +1,79 @@
+"""Per-level symbol classification from frozen features (rhm32)."""
+
+import numpy as np
+import pytest
+import torch
+
+from maeid.evaluate.probe import ProbeConfig
+from maeid.evaluate.symbols import (
+    by_level,
+    chance_accuracy,
+    evaluate_symbols,
+    multi_knn_accuracy,
+    multi_probe_accuracy,
+    symbol_table,
+)
+from maeid.hlvm import load_model
+from maeid.mae.presets import build_mae
+
+
+def planted(n: int, seed: int):
+    """Features that carry column 0 linearly (a one-hot code plus noise) and nothing of
+    column 1."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 4, size=(n, 2))
+    x = np.eye(4)[y[:, 0]] + 0.3 * rng.standard_normal((n, 4))
+    x = np.concatenate([x, rng.standard_normal((n, 4))], 1)
+    return torch.from_numpy(x).float(), torch.from_numpy(y)
+
+
+def test_probe_and_knn_read_the_planted_column_only():
+    tx, ty = planted(2000, 0)
+    vx, vy = planted(1000, 1)
+    probe = multi_probe_accuracy(tx, ty, vx, vy, 4, ProbeConfig(epochs=10))
+    knn = multi_knn_accuracy(tx, ty, vx, vy, 4)
+    for acc in (probe, knn):
+        assert acc.shape == (2,)
+        assert acc[0] > 0.9
+        assert abs(acc[1] - 0.25) < 0.07
+    np.testing.assert_allclose(
+        multi_probe_accuracy(tx, ty, vx, vy, 4, ProbeConfig(epochs=2)),
+        multi_probe_accuracy(tx, ty, vx, vy, 4, ProbeConfig(epochs=2)),
+    )  # seeded
+
+
+def test_chance_and_levels():
+    train = np.array([[0, 1], [0, 2], [1, 2]])
+    test = np.array([[0, 2], [1, 2], [0, 0], [1, 2]])
+    np.testing.assert_allclose(chance_accuracy(train, test), [0.5, 0.75])
+    model = load_model("rhm32:levels=1,patch=4,size=8")
+    assert by_level(model, np.array([1.0, 0.0, 0.5, 0.5, 1.0])) == {0: 1.0, 1: 0.5}
+    with pytest.raises(ValueError, match="same N"):
+        multi_knn_accuracy(torch.zeros(3, 2), torch.zeros(2, 1), torch.zeros(3, 2),
+                           torch.zeros(3, 1), 2)  # fmt: skip
+
+
+def test_evaluate_symbols_reports_every_view_level_and_limit():
+    torch.manual_seed(0)
+    model = load_model("rhm32:levels=2,size=16,v=4,m=4,n_classes=4")
+    encoder = build_mae("tiny", in_chans=1).eval()
+    untrained = build_mae("tiny", in_chans=1).eval()
+    train, test = model.sample(300, seed=0), model.sample(200, seed=1)
+    mean, std = float(train.images.mean()), float(train.images.std())
+    norm = lambda a: torch.from_numpy((a - mean) / std)  # noqa: E731
+    out = evaluate_symbols(
+        encoder, model, norm(train.images), train.latents, norm(test.images), test.latents,
+        (mean,), (std,), 0.5, untrained=untrained, config=ProbeConfig(epochs=2),
+    )  # fmt: skip
+    assert symbol_table(model, test.latents).shape == (200, 1 + 4 + 16)
+    for view in ("full_image", "visible_tokens"):
+        res = out[view]
+        assert set(res) == {"trained", "untrained", "bayes"}
+        for pool in ("cls", "mean"):
+            for measure in ("probe", "knn", "chance"):
+                levels = res["trained"][pool][measure]
+                assert set(levels) == {0, 1, 2}
+                assert all(0.0 <= v <= 1.0 for v in levels.values())
+    # sigma 0.2 on the whole image: BP reads every symbol; half the tokens hidden: not all.
+    assert out["full_image"]["bayes"] == {0: 1.0, 1: 1.0, 2: 1.0}
+    assert out["visible_tokens"]["bayes"][2] < 0.9
