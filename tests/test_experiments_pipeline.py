@@ -24,7 +24,7 @@ TINY = {
     },
     "grid": {"mask_ratio": [0.75], "mask_unit": [4, 16]},
     "evaluate": {
-        "identifiability": {"samples": 120, "pred_masks": 1, "landmarks": 20, "max_train": 90},
+        "identifiability": {"samples": 120, "landmarks": 20, "max_train": 90},
         "reconstruction": {"recon_images": 8, "max_test": 16},
         "attention": {},
     },
@@ -46,8 +46,15 @@ def test_a_tiny_sweep_trains_measures_and_reports(tmp_path):
         assert run.metrics["run"]["patch_size"] == 4
     for row in rows:
         for level in (0, 1, 2):
-            assert 0.0 <= row[f"identifiability.predicted.level_{level}"] <= 1.0
-            assert row[f"identifiability.measured.level_{level}"] <= 1.0
+            predicted = row[f"identifiability.predicted.level_{level}"]
+            assert 0.0 <= predicted <= 1.0
+            # S(m) is among the visible side's ancestors: its limit can only be higher.
+            assert row[f"identifiability.limit_visible.level_{level}"] >= predicted - 0.03
+            for source in ("measured", "measured_region", "untrained"):
+                assert row[f"identifiability.{source}.level_{level}"] <= 1.0
+        # Three steps: the run is logged against the exact Bayes loss, and far from it.
+        assert row["train.bayes_loss"] < row["train.plateau_loss"]
+        assert row["train.normalised_excess"] > 0.25
         assert row["identifiability.p_shared.level_0"] == 1.0  # the root is always shared
         assert row["recon.masked.mse"] > 0 and row["recon.masked.mean_predictor_mse"] > 0
     # With unit 16 at ratio 0.75 only the root is shared: no level-2 latent is ever in S.
@@ -61,6 +68,9 @@ def test_a_tiny_sweep_trains_measures_and_reports(tmp_path):
     assert text.count("![attention]") == 2
     assert "## The theory: which latents a mask makes the MAE recover (qt32)" in text
     assert len(report.headline.splitlines()) == 4
+    assert "## Training quality: distance to the Bayes loss" in text
+    assert text.count("| under-trained |") == 2
+    assert "untestable: 0 trained run(s), 2 under-trained" in text
 
 
 def test_evaluation_options_accepts_lists_and_mappings():

@@ -36,9 +36,13 @@ def run(args: argparse.Namespace) -> int:
     print(
         "\nR² per latent level of qt32 (level 0 is the root; higher levels are closer to the "
         "pixels):\npred = the theory's prediction for the run's masks, meas = the trained "
-        "encoder on visible\ntokens, init = the same encoder before training (the floor).\n"
+        "encoder on visible\ntokens, region = the same tokens read per latent region, limit = the "
+        "most any feature of\nthe visible tokens can reach (exact), init = the same encoder "
+        "before training (the floor).\n"
     )
     print(result.report.headline)
+    if result.report.verdict:
+        print("\n" + result.report.verdict)
     skipped = "".join(f"\nimpossible, skipped: {cell.describe()}" for cell in result.sweep.skipped)
     print(
         f"\n{counts['done']} run(s) done, {counts['failed']} failed; "

@@ -138,12 +138,23 @@ def format_summary(result: dict) -> str:
             f"corruptions x severities {100 * r['mean']:.2f}%"
         )
     if "identify" in result:
-        lines.append("  R² per level   P(in S)  predicted  visible-tokens  full-image")
+        lines.append(
+            "  R² per level   P(in S)  predicted  limit(vis)  floor(vis)  visible  region  "
+            "full-image"
+        )
         for level, v in result["identify"]["per_level"].items():
             lines.append(
                 f"    level {level:<6} {v['p_in_S']:>7.2f}  {v['predicted']:>9.3f}  "
-                f"{v['measured_visible_tokens']:>14.3f}  {v['measured_full_image']:>10.3f}"
+                f"{v['limit_visible']:>10.3f}  "
+                f"{v.get('measured_untrained_visible_tokens', float('nan')):>10.3f}  "
+                f"{v['measured_visible_tokens']:>7.3f}  "
+                f"{v.get('measured_visible_tokens_region', float('nan')):>6.3f}  "
+                f"{v['measured_full_image']:>10.3f}"
             )
+        lines.append(
+            "    (predicted and limit(vis) are exact; floor = the encoder at initialisation; "
+            "region = each latent from the tokens over its own region)"
+        )
     if "symbols" in result:
         from maeid.evaluate.symbols import format_symbols
 

@@ -346,8 +346,11 @@ class _Run:
         from maeid.evaluate.practical import practical_identifiability
 
         d = self.data
-        return practical_identifiability(self.model, d.spec, d.test_images, d.latents,
-                                         self.ratio, seed=self.opts.seed)  # fmt: skip
+        torch.manual_seed(self.opts.seed)  # the untrained floor: the same encoder at init
+        untrained = type(self.model)(**self.model.config).eval()
+        return practical_identifiability(self.model, d.source_model, d.test_images, d.latents,
+                                         self.ratio, seed=self.opts.seed,
+                                         untrained=untrained)  # fmt: skip
 
     def symbols(self) -> dict[str, object]:
         from maeid.evaluate.probe import ProbeConfig

@@ -4,11 +4,12 @@ A sweep's `evaluate` names any of:
 
 - `identifiability` (synthetic data): the practical regime of design.md
   (`maeid.evaluate.practical`): R² per latent level from the mean-pooled encoder output
-  on the visible tokens of masks from the training sampler, and on the full image, on
-  held-out samples; beside the theory's prediction for the same sampler. Options:
-  `samples` (held-out samples, 2000), `pred_masks` (masks averaged for the prediction,
-  8), `landmarks` and `max_train` (the kernel ridge's size), `untrained_baseline` (also
-  measure the encoder at initialisation, the floor that training adds to; true).
+  and region-pooled encoder output on the visible tokens of masks from the training
+  sampler, and on the full image, on held-out samples; beside the same encoder at
+  initialisation (the floor), the theory's exact prediction and the exact limit given
+  the visible side, for the same sampler. Options: `samples` (held-out samples, 2000),
+  `landmarks` and `max_train` (the kernel ridge's size), `untrained_baseline` (measure
+  the floor; true), `region_readout` (the per-latent region readout; true).
 - `probe`, `knn`, `tsne`, `reconstruction`, `attention`, `robustness` (the paper's
   real-image measurements, `maeid.evaluate.suite`). Options are `EvalOptions` fields
   (`max_train`, `max_test`, `probe_epochs`, `pool`, ...), shared by these measures.
@@ -100,56 +101,39 @@ def identifiability(model: nn.Module, cfg: TrainConfig, options: Mapping[str, An
         max_train=int(options.get("max_train", 8000)),
         seed=cfg.run.seed,
     )
+    untrained = None
+    if options.get("untrained_baseline", True):
+        torch.manual_seed(cfg.run.seed)  # the training run's initialisation
+        untrained = type(model)(**model.config).eval()
     result = practical_identifiability(
         model,
-        held_out.model.spec,
+        held_out.model,
         held_out.images.batch(torch.arange(n)),
         held_out.latents,
         cfg.mask.ratio,
         regressor,
-        theory_masks=int(options.get("pred_masks", 8)),
         seed=cfg.run.seed,
+        untrained=untrained,
+        region=bool(options.get("region_readout", True)),
     )
     names = {
         "predicted": "predicted",
+        "limit_visible": "limit_visible",
         "measured": "measured_visible_tokens",
         "measured_full": "measured_full_image",
+        "measured_region": "measured_visible_tokens_region",
+        "measured_region_full": "measured_full_image_region",
+        "untrained": "measured_untrained_visible_tokens",
+        "untrained_full": "measured_untrained_full_image",
         "p_shared": "p_in_S",
         "p_identified": "p_in_c",
     }
     per_level = result["per_level"]
-    metrics = {
+    return {
         ours: {f"level_{lv}": per_level[lv][theirs] for lv in sorted(per_level)}
         for ours, theirs in names.items()
+        if theirs in per_level[min(per_level)]
     }
-    if options.get("untrained_baseline", True):
-        metrics.update(_untrained_baseline(model, cfg, held_out, regressor))
-    return metrics
-
-
-def _untrained_baseline(model: nn.Module, cfg: TrainConfig, held_out, regressor) -> Metrics:
-    """R² per level from the same encoder at initialisation: the floor training adds to.
-
-    A random ViT's pooled features already carry much of the image (every latent is a
-    function of the full image), so a measured R² means something only against this.
-    Both representations, with the same masks as the measurement.
-    """
-    from maeid.evaluate.identifiability import summarise_r2
-    from maeid.evaluate.practical import pooled_features
-    from maeid.evaluate.regression import latent_r2
-
-    torch.manual_seed(cfg.run.seed)  # the training run's initialisation
-    untrained = type(model)(**model.config).eval()
-    n = len(next(iter(held_out.latents.values())))
-    images = held_out.images.batch(torch.arange(n))
-    out: Metrics = {}
-    for name, ratio in (("untrained", cfg.mask.ratio), ("untrained_full", None)):
-        # The seed matches practical_identifiability's, so the masks are the measured ones.
-        feats = pooled_features(untrained, images, ratio, seed=cfg.run.seed)
-        r2 = latent_r2(feats.double().numpy(), held_out.latents, regressor)
-        per_level = summarise_r2(held_out.model.spec, r2)["per_level"]
-        out[name] = {f"level_{lv}": v for lv, v in sorted(per_level.items())}
-    return out
 
 
 def _suite(

@@ -51,6 +51,8 @@ def train_and_evaluate(ctx: RunContext) -> RunOutcome:
         "final_loss": result.last_loss,
         "seconds": seconds,
         "resumed": resume,
+        # held-out loss, Bayes loss, plateau and normalised excess (synthetic data)
+        **(result.quality or {}),
     }
     metrics["run"] = {"patch_size": model.patch_size}
     artefacts = {"checkpoint": str(train_dir / "checkpoints" / "last.pt"), **artefacts}

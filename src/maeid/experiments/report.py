@@ -31,6 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from maeid.experiments import paper_results
+from maeid.experiments.report_agreement import (
+    agreement_section,
+    training_quality_section,
+    verdict_summary,
+)
 from maeid.experiments.report_figures import (
     accuracy_vs_axis,
     cell_means,
@@ -43,14 +48,18 @@ from maeid.output_path import check_output_dir
 
 R2_SOURCES = (
     ("identifiability.predicted", "predicted (theory)"),
+    ("identifiability.limit_visible", "exact limit, visible side"),
     ("identifiability.measured", "measured: visible tokens"),
+    ("identifiability.measured_region", "measured: visible, region readout"),
     ("identifiability.untrained", "floor: untrained, visible tokens"),
     ("identifiability.measured_full", "measured: full image"),
 )
 # Headline table columns: source prefix -> short name.
 HEADLINE = {
     "identifiability.predicted": "pred",
+    "identifiability.limit_visible": "limit",
     "identifiability.measured": "meas",
+    "identifiability.measured_region": "region",
     "identifiability.untrained": "init",
 }
 # Real-image table columns: metric -> (header, format).
@@ -77,6 +86,7 @@ class Report:
     path: Path  # report.md
     figures: tuple[Path, ...]
     headline: str  # the identifiability table (Markdown), or a line saying it is missing
+    verdict: str = ""  # runs trained, and the theory's verdict per level, in words
 
 
 def build_report(
@@ -117,7 +127,9 @@ def build_report(
         *extra_sections,
         *theory,
         _runs_section(runs, skipped),
+        *filter(None, [training_quality_section(rows)]),
         _identifiability_section(rows, out, figures, headline),
+        *filter(None, [agreement_section(rows, r2_levels(rows))]),
         _accuracy_section(rows, out, figures, real),
         _reconstruction_section(rows, out, figures),
         _per_run_images_section(runs, out),
@@ -128,7 +140,7 @@ def build_report(
     os.replace(tmp, path)
     if not r2_levels(rows) and real is not None:
         headline = real  # a real-image sweep: its accuracies lead
-    return Report(path, tuple(figures), headline)
+    return Report(path, tuple(figures), headline, verdict_summary(rows, r2_levels(rows)))
 
 
 def r2_levels(rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -248,12 +260,14 @@ def _identifiability_section(rows, out: Path, figures: list[Path], headline: str
     figures.append(fig)
     return (
         f"{title}\n\n"
-        "Predicted: the theory's mean R² per latent level over masks drawn at the run's "
-        "ratio and unit (1 inside S(m), else the ceiling that S(m)'s true values reach). "
-        "Measured: a non-linear regressor (kernel ridge) from the encoder's mean-pooled "
-        "features to the true latents, on held-out samples. Floor (`init`): the same encoder "
-        "before training, with the same masks. In the table, `pred` is the prediction, "
-        "`meas` the trained encoder on visible tokens, `init` the floor.\n\n"
+        "Predicted (`pred`): the theory's mean R² per latent level over masks drawn at the "
+        "run's ratio and unit, exactly: 1 inside S(m), else R²*(z | S(m)) from the known "
+        "model. Exact limit (`limit`): E_m[R²*(z | latent ancestors of the visible side)], "
+        "the most any feature of the visible tokens can reach. Measured: a non-linear "
+        "regressor (kernel ridge) from the encoder's features to the true latents, on "
+        "held-out samples: mean-pooled visible tokens (`meas`), and per latent the mean of "
+        "the visible tokens over its own region (`region`), a readout that keeps positions. "
+        "Floor (`init`): the same encoder before training, with the same masks.\n\n"
         f"![R² heatmaps]({fig.name})\n\n{headline}{_untrained_note(rows, levels)}"
     )
 
