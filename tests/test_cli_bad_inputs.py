@@ -341,6 +341,40 @@ CASES = [
     case("demo-missing-spec", "demo --out {w}/d --spec {w}/nope.yaml", "nope.yaml"),
     case("demo-spec-typo", "demo --out {w}/d --spec {w}/spec_typo.yaml", "mask_ratoi"),
     case("demo-zero-workers", "demo --out {w}/d --workers 0", "--workers 0", "at least 1"),
+    # ---- advise
+    case("advise-unknown-model", "advise --model nope --target-level 0", "'nope'", "qt32"),
+    case("advise-level-too-deep", "advise --target-level 3", "target level 3", "0, 1, 2"),
+    case("advise-negative-level", "advise --target-level -1", "target level -1"),
+    case("advise-unit-does-not-tile", "advise --target-level 0 --units 12", "12", "4, 8, 16"),
+    case("advise-ratio-above-one", "advise --target-level 0 --ratios 0.5,1.2", "(0, 1)"),
+    case("advise-quadtree-two-numbers", "advise --quadtree 32,4 --target-level 0", "three"),
+    case(
+        "advise-quadtree-and-model",
+        "advise --quadtree 32,4,3 --model qt32 --target-level 0",
+        "not both",
+    ),
+    case("advise-zero-masks", "advise --target-level 0 --masks 0", "0"),
+    case(
+        "advise-out-is-file", "advise --target-level 0 --masks 10 --out {w}/notes.txt", "notes.txt"
+    ),
+    # ---- export
+    case("export-missing-run", "export {w}/nope --format hf --out {w}/e", "nope", "does not exist"),
+    case(
+        "export-not-a-checkpoint",
+        "export {w}/notes.txt --format reference --out {w}/e.pth",
+        "notes.txt",
+    ),
+    case(
+        "export-truncated", "export {w}/truncated --format hf --out {w}/e", "truncated or corrupt"
+    ),
+    case("export-crafted-pickle", "export {w}/crafted --format hf --out {w}/e", "refused"),
+    case("export-unknown-format", "export {w}/run --format onnx --out {w}/e", "onnx", "--help"),
+    case(
+        "export-out-exists",
+        "export {w}/run --format reference --out {w}/notes.txt",
+        "notes.txt",
+        "--force",
+    ),
 ]
 
 
