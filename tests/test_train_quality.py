@@ -51,6 +51,7 @@ def test_held_out_loss_is_logged_against_the_bayes_loss(fresh_run):
         excess = (e["heldout_loss"] - e["bayes_loss"]) / (e["plateau_loss"] - e["bayes_loss"])
         assert e["normalised_excess"] == pytest.approx(excess)
     assert fresh_run.quality == {k: measured[-1][k] for k in fresh_run.quality}
+    assert (fresh_run.out_dir / "heldout.png").stat().st_size > 1000  # the learning curve
     # Six steps of a tiny model are nowhere near trained.
     assert under_trained(fresh_run.quality["normalised_excess"])
 

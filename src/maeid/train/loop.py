@@ -296,6 +296,11 @@ def train(
             if step % cfg.run.ckpt_every == 0:
                 checkpoint(epoch)
         checkpoint(step // stream.steps_per_epoch)
+        if monitor is not None and quality is not None:
+            from maeid.train.heldout_plot import plot_heldout
+
+            monitor.metrics.flush()
+            plot_heldout(monitor.metrics_path, out_dir / "heldout.png")
         return TrainResult(model, step, first_loss, last_loss, out_dir, quality)
     finally:
         if monitor is not None:
