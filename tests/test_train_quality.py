@@ -77,3 +77,19 @@ def test_under_trained_label():
     assert not under_trained(None)  # unknown (real data): no label
     assert under_trained(float("nan"))
     assert np.isfinite(TRAINED_EXCESS)
+
+
+def test_the_random_hierarchy_gets_its_limits_from_belief_propagation():
+    from maeid.theory.belief_propagation import masked_mse, visible_pixels
+    from maeid.theory.profile import cell_masks
+    from maeid.train.quality import loss_limits
+
+    rhm = load_model("rhm32")
+    limits = loss_limits(rhm, 0.5, 4, 4, 0)
+    # The same quantity straight from belief propagation on other images and masks.
+    images = rhm.sample(256, seed=11).images
+    masks = cell_masks(rhm.spec, 0.5, 4, 256, seed=12, patch_size=4)
+    direct = masked_mse(rhm, images, visible_pixels(masks, 4, images.shape[2:]))
+    assert abs(limits.bayes.value - direct.bayes) < 6 * limits.bayes.se + 0.02
+    assert limits.plateau.value == pytest.approx(direct.plateau, abs=0.02)
+    assert limits.bayes.value < limits.plateau.value

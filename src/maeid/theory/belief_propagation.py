@@ -244,3 +244,36 @@ def _posterior(
         outside = _normalised(child_outside.reshape(n, 2 * side, 2 * side, kids))
     beliefs.append(_normalised(outside * up[k.levels]))
     return beliefs
+
+
+def cell_loss_limits(
+    model: RandomHierarchy,
+    ratio: float,
+    unit: int,
+    num_masks: int = 256,
+    seed: int = 0,
+    patch_size: int | None = None,
+    chunks: int = 8,
+):
+    """The Bayes masked loss and the plateau of the mask sampler at (ratio, unit), as
+    `maeid.theory.exact_limits.LossLimits` (shares of the pixel variance, the loss's
+    units): `num_masks` sampled images, each under its own sampler mask, in `chunks`
+    whose spread gives the standard errors."""
+    from maeid.theory.exact_limits import Limit, LossLimits
+    from maeid.theory.profile import cell_masks
+
+    if num_masks < chunks:
+        raise ValueError(f"num_masks={num_masks}: use at least {chunks} (one per chunk)")
+    patch = model.knobs.patch if patch_size is None else patch_size
+    images = model.sample(num_masks, seed=np.random.SeedSequence([seed, 0xB1E5])).images
+    masks = cell_masks(model.spec, ratio, unit, num_masks, seed=seed, patch_size=patch)
+    seen = visible_pixels(masks, patch, images.shape[2:])
+    parts = [
+        masked_mse(model, images[rows], seen[rows])
+        for rows in np.array_split(np.arange(num_masks), chunks)
+    ]
+
+    def limit(values: list[float]) -> Limit:
+        return Limit(float(np.mean(values)), float(np.std(values, ddof=1) / np.sqrt(chunks)))
+
+    return LossLimits(limit([p.bayes for p in parts]), limit([p.plateau for p in parts]))

@@ -90,11 +90,11 @@ def held_out_loss(
 @functools.lru_cache(maxsize=32)
 def loss_limits(hlvm_model, ratio: float, unit: int, patch_size: int, seed: int) -> LossLimits:
     """The Bayes loss and plateau of the sampler at (ratio, unit), kept per process (a
-    sweep trains many runs of one cell). A model that knows its own exact inference
-    (e.g. a discrete tree, by belief propagation) supplies them."""
-    own = getattr(hlvm_model, "cell_loss_limits", None)
-    if own is not None:
-        return own(ratio, unit, num_masks=LIMIT_MASKS, seed=seed, patch_size=patch_size)
-    return cell_loss_limits(
-        hlvm_model, ratio, unit, num_masks=LIMIT_MASKS, seed=seed, patch_size=patch_size
-    )
+    sweep trains many runs of one cell): by nested resampling for a continuous model, by
+    belief propagation for the random hierarchy."""
+    from maeid.hlvm.random_hierarchy import RandomHierarchy
+
+    limits = cell_loss_limits
+    if isinstance(hlvm_model, RandomHierarchy):  # discrete: belief propagation is exact
+        from maeid.theory.belief_propagation import cell_loss_limits as limits
+    return limits(hlvm_model, ratio, unit, num_masks=LIMIT_MASKS, seed=seed, patch_size=patch_size)
