@@ -15,14 +15,18 @@ impossible: listed with the reason, never ranked.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from maeid.theory.profile import ProfileCell, TheoryProfile, layout_for, theory_profile
+from maeid.theory.profile import (
+    ProfileCell,
+    TheoryProfile,
+    layout_for,
+    save_json,
+    theory_profile,
+)
 from maeid.theory.spec_like import SpecLike, as_spec
 from maeid.theory.token_masks import default_patch_size, token_grid
 
@@ -102,16 +106,8 @@ class Advice:
         return self.ranked[0]
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write `to_dict()` as JSON atomically: a temp file beside it, then os.replace."""
-        path = os.fspath(path)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.to_dict(), f, indent=1)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        """Write `to_dict()` as JSON atomically."""
+        save_json(path, self.to_dict())
 
     def to_dict(self) -> dict[str, object]:
         p = self.profile

@@ -147,16 +147,7 @@ class TheoryProfile:
         return cls(**head, cells=[ProfileCell.from_dict(c) for c in d["cells"]])
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write JSON atomically: a temp file in the same directory, then os.replace."""
-        path = os.fspath(path)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.to_dict(), f, indent=1)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        save_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TheoryProfile:
@@ -250,6 +241,19 @@ def layout_for(spec: SpecLike, unit: int, patch_size: int | None = None) -> Mask
     """The token grid and masking unit a profile uses for `unit` (pixels or nodes)."""
     patch_size, grid = _grid(spec, patch_size)
     return _layout(spec, grid, patch_size, unit)
+
+
+def save_json(path: str | os.PathLike, obj: object) -> None:
+    """Write `obj` as JSON atomically: a temp file in the same directory, then os.replace."""
+    path = os.fspath(path)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 # ---------------------------------------------------------------------------- internals
