@@ -9,13 +9,12 @@ profile         Monte Carlo profiles over masking ratio x masking unit
 profile_table   a profile as a plain-text table
 advice          rank (ratio, unit) cells by how high c(m) sits: `maeid advise`
 plot            heatmaps of a profile (imported on demand: it pulls in matplotlib)
-<<<<<<< HEAD
 spec_like       every function takes a GraphSpec or a model with `.spec` (`load_model`'s)
-=======
+exact_limits    Bayes R² given an ancestral set and the Bayes masked-patch loss of a
+                continuous model, by nested resampling
 belief_propagation
                 exact posteriors of the random-hierarchy model's symbols, Bayes accuracy
                 and Bayes masked-patch MSE (imported on demand)
->>>>>>> rhm32
 
 >>> from maeid.hlvm import load_model
 >>> model = load_model("qt32")  # or its GraphSpec, `model.spec`
