@@ -98,16 +98,7 @@ def tree_posterior(
     texture signature is marginalised: `presence` is its prior probability (the model's
     `p_texture` by default), `tied=False` takes it as independent of the class.
     """
-    images = np.asarray(images)
-    shape = model.spec.image_shape
-    if images.ndim != 4 or images.shape[1:] != shape:
-        want = ", ".join(map(str, shape))
-        raise ValueError(f"images have shape {images.shape}; expected (N, {want})")
-    if visible is not None:
-        visible = np.asarray(visible, dtype=bool)
-        if visible.shape != (len(images), *shape[1:]):
-            raise ValueError(f"visible has shape {visible.shape}; expected "
-                             f"({len(images)}, {shape[1]}, {shape[2]})")  # fmt: skip
+    images, visible = _checked(model, images, visible)
     offsets, prior = signature_components(model, tied, presence)
     k = model.knobs
     renderings = (model.patches.reshape(1, k.v, -1) + offsets[:, None]).reshape(-1, k.patch**2)
@@ -120,6 +111,24 @@ def tree_posterior(
                               offsets, prior))  # fmt: skip
     levels = [np.concatenate([p[0][lvl] for p in parts]) for lvl in range(k.levels + 1)]
     return TreePosterior(levels, renderings, np.concatenate([p[1] for p in parts]))
+
+
+def class_posterior(
+    model: RandomHierarchy, images: np.ndarray, visible: np.ndarray | None = None,
+    tied: bool = True, presence: float | None = None,
+) -> np.ndarray:  # fmt: skip
+    """(N, n_classes): the class's posterior alone, as `tree_posterior` gives it, without
+    the downward pass (a Bayes classifier needs nothing else)."""
+    images, visible = _checked(model, images, visible)
+    offsets, prior = signature_components(model, tied, presence)
+    chunk = max(1, CHUNK // len(offsets))
+    parts = [
+        _mixture(model, images[start : start + chunk],
+                 None if visible is None else visible[start : start + chunk], offsets, prior,
+                 root_only=True)[0][0]
+        for start in range(0, len(images), chunk)
+    ]  # fmt: skip
+    return np.concatenate(parts)[:, 0, 0]
 
 
 def prior_marginals(model: RandomHierarchy) -> TreePosterior:
@@ -201,6 +210,22 @@ def pixel_variance(model: RandomHierarchy, prior: TreePosterior | None = None) -
 
 
 # ---------------------------------------------------------------------------- passes
+def _checked(
+    model: RandomHierarchy, images: np.ndarray, visible: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    images = np.asarray(images)
+    shape = model.spec.image_shape
+    if images.ndim != 4 or images.shape[1:] != shape:
+        want = ", ".join(map(str, shape))
+        raise ValueError(f"images have shape {images.shape}; expected (N, {want})")
+    if visible is not None:
+        visible = np.asarray(visible, dtype=bool)
+        if visible.shape != (len(images), *shape[1:]):
+            raise ValueError(f"visible has shape {visible.shape}; expected "
+                             f"({len(images)}, {shape[1]}, {shape[2]})")  # fmt: skip
+    return images, visible
+
+
 def _as_patches(images: np.ndarray, grid: int, patch: int) -> np.ndarray:
     """(N, 1, H, W) -> (N, G, G, patch^2), row-major inside each patch."""
     n = len(images)
@@ -250,17 +275,18 @@ def _log_total(p: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
 
 def _mixture(
     model: RandomHierarchy, images: np.ndarray, visible: np.ndarray | None,
-    offsets: np.ndarray, prior: np.ndarray,
-) -> tuple[list[np.ndarray], np.ndarray]:  # fmt: skip
+    offsets: np.ndarray, prior: np.ndarray, root_only: bool = False,
+) -> tuple[list[np.ndarray], np.ndarray | None]:  # fmt: skip
     """Every symbol's posterior, mixed over the K signature components, and (N, G, G, K * v)
-    the posterior of each leaf's (component, symbol) rendering."""
+    the posterior of each leaf's (component, symbol) rendering; the class's alone (and
+    None) if `root_only`."""
     n, n_comp = len(images), len(offsets)
     leaves, log_evidence = _leaf_messages(model, images, visible, offsets)
     log_evidence = log_evidence + _log_total(leaves, (2, 3))
     root_prior = prior / prior.sum(1, keepdims=True)  # P(class | component)
     outside = np.repeat(root_prior, n, axis=0)[:, None, None, :]
     flat = leaves.reshape(n_comp * n, *leaves.shape[2:])
-    beliefs, log_up = _posterior(model, _normalised(flat), outside)
+    beliefs, log_up = _posterior(model, _normalised(flat), outside, root_only)
     # log P(x | component) up to a constant shared by the components, then P(component | x)
     with np.errstate(divide="ignore"):
         log_w = log_evidence + log_up.reshape(n_comp, n) + np.log(prior.sum(1))[:, None]
@@ -271,16 +297,19 @@ def _mixture(
         per = belief.reshape(n_comp, n, *belief.shape[1:])
         return np.einsum("kn,kn...->n...", weight, per)
 
+    if root_only:
+        return [mixed(beliefs[0])], None
     leaf = beliefs[-1].reshape(n_comp, n, *beliefs[-1].shape[1:])
     renders = np.moveaxis(weight[:, :, None, None, None] * leaf, 0, -2)
     return [mixed(b) for b in beliefs], renders.reshape(*renders.shape[:-2], -1)
 
 
 def _posterior(
-    model: RandomHierarchy, leaves: np.ndarray, root_prior: np.ndarray
+    model: RandomHierarchy, leaves: np.ndarray, root_prior: np.ndarray, root_only: bool = False
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Beliefs of every level given normalised leaf messages (N, G, G, v) and the root's
-    prior (N, 1, 1, n_classes); and (N,) the log evidence beyond the leaves' own factors."""
+    prior (N, 1, 1, n_classes) (the class's alone if `root_only`: no downward pass); and
+    (N,) the log evidence beyond the leaves' own factors."""
     k = model.knobs
     n = len(leaves)
     up = [None] * k.levels + [leaves]
@@ -299,6 +328,8 @@ def _posterior(
 
     with np.errstate(divide="ignore"):
         log_up += np.log((root_prior * up[0]).sum(-1)).reshape(n)
+    if root_only:
+        return [_normalised(root_prior * up[0])], log_up
     outside = root_prior
     beliefs = []
     for level in range(k.levels):
