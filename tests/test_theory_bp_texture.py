@@ -7,7 +7,6 @@ import pytest
 
 from maeid.hlvm import load_model
 from maeid.theory.belief_propagation import (
-    bayes_accuracy,
     class_posterior,
     masked_mse,
     pixel_variance,
