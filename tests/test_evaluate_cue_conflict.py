@@ -64,7 +64,7 @@ def test_consistent_images_carry_their_own_signature(model, images):
 
 def test_shape_bias_of_tree_and_signature_readers(model, images):
     train, test, conflict = images
-    config = ProbeConfig(epochs=20, batch_size=64, lr=1e-2)
+    config = ProbeConfig(epochs=15, batch_size=128, lr=3e-2)
     tree = probe_shape_bias(_tree_reader(model), train, test, conflict, config)
     assert tree.shape_bias == 1.0 and tree.clean_accuracy == 1.0
     assert tree.tree_share == 1.0 and tree.signature_share == 0.0
