@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(the practical regime: R² per latent level of the masked and the full-image "
         "representation, beside the theory's profile for the checkpoint's ratio and unit), "
         "or for rhm32 symbols (probe and kNN accuracy per level beside the untrained "
-        "encoder and the Bayes limit); "
+        "encoder and the Bayes limit), shape_bias (cue-conflict shape bias beside the pixel "
+        "and Bayes references) and rendition (accuracy under shifted patch dictionaries); "
         "recon and attention work on any data.",
         formatter_class=ShowDefaults,
     )
@@ -159,4 +160,8 @@ def format_summary(result: dict) -> str:
         from maeid.evaluate.symbols import format_symbols
 
         lines.append(format_symbols(result["symbols"]))
+    for measure in ("shape_bias", "rendition"):
+        if measure in result:
+            pairs = ", ".join(f"{k} {v:.3f}" for k, v in result[measure].items())
+            lines.append(f"  {measure.replace('_', ' ')}: {pairs}")
     return "\n".join(lines)

@@ -17,6 +17,8 @@ Measurements (each optional):
   level from [CLS] and mean-pooled features to every symbol, full image and visible
   tokens, beside the untrained encoder and the Bayes limit (`maeid.evaluate.symbols`);
   and the held-out masked loss beside its Bayes limit and plateau (`maeid.evaluate.excess`).
+- ``shape_bias``, ``rendition``: rhm32 only, cue-conflict shape bias and accuracy under
+  rendition shifts, beside their references (`maeid.evaluate.texture_measures`).
 
 Labelled data (Fashion-MNIST) supports probe, knn, tsne and robustness; synthetic data
 (with true latents) supports identify, or symbols for rhm32; every data set supports
@@ -37,6 +39,7 @@ from tqdm.auto import tqdm
 from maeid.evaluate.artifacts import write_json
 
 MEASURES = ("probe", "knn", "tsne", "recon", "attention", "robustness", "identify", "symbols")
+MEASURES += ("shape_bias", "rendition")  # rhm32 only, never by default
 LABELLED = frozenset({"probe", "knn", "tsne", "robustness"})
 
 
@@ -203,8 +206,9 @@ def evaluate_checkpoint(
         )
     if "identify" in measures and not data.latents:
         raise ValueError(f"identify needs true latents; {data.name} has none (use synthetic)")
-    if "symbols" in measures and not _is_rhm(data):
-        raise ValueError(f"symbols needs the rhm32 model's symbols; {data.name} is not rhm32 data")
+    for name in ("symbols", "shape_bias", "rendition"):
+        if name in measures and not _is_rhm(data):
+            raise ValueError(f"{name} needs the rhm32 model's symbols; {data.name} is not rhm32")
     model.eval()
     threads = torch.get_num_threads()
     if opts.threads is not None:
@@ -374,6 +378,25 @@ class _Run:
                 model, d.source_model, d.test_images, d.mean, d.std, self.ratio, self.opts.seed
             )
         return result
+
+    def shape_bias(self) -> dict[str, float]:
+        from maeid.evaluate.texture_measures import shape_bias_metrics
+
+        torch.manual_seed(self.opts.seed)  # the untrained floor: the same encoder at init
+        untrained = type(self.model)(**self.model.config).eval()
+        return shape_bias_metrics(self.model, self.data.source_model, self.data.mean,
+                                  self.data.std, untrained, **self._texture_sizes())  # fmt: skip
+
+    def rendition(self) -> dict[str, float]:
+        from maeid.evaluate.texture_measures import rendition_metrics
+
+        return rendition_metrics(self.model, self.data.source_model, self.data.mean,
+                                 self.data.std, **self._texture_sizes())  # fmt: skip
+
+    def _texture_sizes(self) -> dict[str, object]:
+        o = self.opts
+        return {"pool": o.pool, "train": o.max_train, "test": o.max_test, "seed": o.seed,
+                "probe_epochs": o.probe_epochs}  # fmt: skip
 
 
 def _to_unit_range(data: EvalData, images: torch.Tensor) -> torch.Tensor:

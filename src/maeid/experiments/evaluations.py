@@ -10,6 +10,8 @@ A sweep's `evaluate` names any of:
   the visible side, for the same sampler. Options: `samples` (held-out samples, 2000),
   `landmarks` and `max_train` (the kernel ridge's size), `untrained_baseline` (measure
   the floor; true), `region_readout` (the per-latent region readout; true).
+- `shape_bias`, `rendition` (rhm32): cue-conflict shape bias and rendition-shift accuracy
+  beside their references (`maeid.experiments.texture_evaluations`).
 - `probe`, `knn`, `tsne`, `reconstruction`, `attention`, `robustness` (the paper's
   real-image measurements, `maeid.evaluate.suite`). Options are `EvalOptions` fields
   (`max_train`, `max_test`, `probe_epochs`, `pool`, ...), shared by these measures.
@@ -29,6 +31,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from maeid.experiments.texture_evaluations import MEASURES as TEXTURE_MEASURES
+from maeid.experiments.texture_evaluations import texture_evaluation
 from maeid.train.config import TrainConfig
 
 Metrics = dict[str, Any]
@@ -43,7 +47,7 @@ SUITE_MEASURES = {
     "attention": "attention",
     "robustness": "robustness",
 }
-EVALUATIONS = ("identifiability", *SUITE_MEASURES)
+EVALUATIONS = ("identifiability", *SUITE_MEASURES, *TEXTURE_MEASURES)
 HELD_OUT_SEED_OFFSET = 1_000_003  # held-out synthetic samples never overlap training ones
 # Figures of the suite that the report shows per run, by artefact name.
 FIGURES = {
@@ -68,6 +72,9 @@ def run_evaluations(
             metrics["identifiability"] = identifiability(
                 model, cfg, requested["identifiability"] or {}
             )
+        for name in TEXTURE_MEASURES:
+            if name in requested:
+                metrics[name] = texture_evaluation(name, model, cfg, requested[name] or {})
         suite = {k: v for k, v in requested.items() if k in SUITE_MEASURES}
         if suite:
             m, a = _suite(model, cfg, run_dir / "eval", suite)

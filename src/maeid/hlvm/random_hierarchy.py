@@ -10,17 +10,22 @@ After the random hierarchy model of Cagnetta, Petrini, Tomasini, Favero and Wyar
   seed, so no tuple belongs to two rules: the children determine the parent and the rule
   (the discrete counterpart of Assumption 1's invertibility, checked at build);
 - each of the `(2^L)^2` leaf symbols (level L) renders as a fixed seeded `patch x patch`
-  grey patch (values uniform in [0, 1]) plus Gaussian pixel noise of std `sigma`.
+  grey patch (values uniform in [0, 1]) plus Gaussian pixel noise of std `sigma`;
+- optionally, a texture cue (`maeid.hlvm.texture`): with probability `p_texture` an image
+  carries its class's seeded signature, a pattern of root-mean-square `texture` pixels
+  added to every leaf patch. Off by default (`p_texture=0`: the output is as without it).
 
 Knobs and their defaults, set by name (`load_model("rhm32:v=4,m=8")`): `n_classes=8`,
 `v=8`, `m=8`, `size=32` (image side), `patch=4` (leaf patch side), `levels` (L, by
-default what `size` and `patch` imply: 32 = 4 x 2^3), `sigma=0.2`. The model seed draws
-the rules and the patches.
+default what `size` and `patch` imply: 32 = 4 x 2^3), `sigma=0.2`, `p_texture=0`,
+`texture=TEXTURE`. The model seed draws the rules, the patches and the signatures, each from
+its own stream.
 
 Samples are `maeid.hlvm.model.Sample`s: `latents[z]` is the symbol of `z` as an (N, 1)
 int64 array (a class or a vocabulary index); `noises[z]` is the rule that a non-leaf
 symbol `z` chose, (N, 1) int64; the pixel noise is not stored (it is each patch minus its
-symbol's rendering). `observed[x]` is a leaf's noisy patch, (N, patch^2) float32.
+symbol's rendering). `observed[x]` is a leaf's noisy patch, (N, patch^2) float32. With
+`p_texture > 0`, `noises["texture"]` is each image's signature class, (N, 1), -1 for none.
 
 The structure is a quadtree `GraphSpec` (`.spec`), so `maeid.theory` computes S(m) and
 c(m) on it unchanged: the root `z0`, levels `z{l}_{r}_{c}` down to the leaf symbols at
@@ -41,9 +46,14 @@ import numpy as np
 from maeid.hlvm.model import Sample
 from maeid.hlvm.quadtree import quadtree_spec
 from maeid.hlvm.spec import GraphSpec
+from maeid.hlvm.texture import TEXTURE_KEY, add_signatures, draw_signatures
 
 NAME = "rhm32"
 _RULES_TAG, _PATCH_TAG = 0x52484D31, 0x52484D32  # separate the seed's two streams
+# The signature's root-mean-square amplitude in pixels: enough for a linear probe on raw
+# pixels to read the class from it (benchmarks/rhm_texture_floors.py).
+TEXTURE = 0.1
+_FLOAT_KNOBS = ("sigma", "p_texture", "texture")
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,8 @@ class RHMKnobs:
     patch: int = 4
     levels: int = 3
     sigma: float = 0.2
+    p_texture: float = 0.0
+    texture: float = TEXTURE
 
     @property
     def grid(self) -> int:
@@ -86,16 +98,16 @@ def parse_knobs(text: str | Mapping[str, object] = "") -> RHMKnobs:
         raw: Mapping[str, object] = pairs
     else:
         raw = dict(text)
-    fields = {"n_classes", "v", "m", "size", "patch", "levels", "sigma"}
+    fields = {"n_classes", "v", "m", "size", "patch", "levels", *_FLOAT_KNOBS}
     unknown = sorted(set(raw) - fields)
     if unknown:
         raise ValueError(f"unknown rhm32 knobs {unknown}; known: {', '.join(sorted(fields))}")
     values: dict[str, float | int] = {}
     for key, value in raw.items():
         try:
-            number = float(value) if key == "sigma" else int(str(value))
-        except ValueError:
-            kind = "a number" if key == "sigma" else "an integer"
+            number = float(value) if key in _FLOAT_KNOBS else int(str(value))
+        except (TypeError, ValueError):
+            kind = "a number" if key in _FLOAT_KNOBS else "an integer"
             raise ValueError(f"rhm32 knob {key}={value!r} must be {kind}") from None
         values[key] = number
     return _checked(values)
@@ -110,6 +122,18 @@ def _checked(values: dict[str, float | int]) -> RHMKnobs:
             raise ValueError(f"rhm32 knob {key}={val} is too small; it must be >= {low}")
     if not (math.isfinite(sigma) and sigma >= 0):
         raise ValueError(f"rhm32 pixel noise sigma={sigma} must be a finite number >= 0")
+    p_texture = float(values.get("p_texture", d.p_texture))
+    texture = float(values.get("texture", d.texture))
+    if not 0.0 <= p_texture <= 1.0:
+        raise ValueError(
+            f"rhm32 knob p_texture={p_texture} is not a probability; use a value in [0, 1] "
+            "(0 turns the texture cue off)"
+        )
+    if not (math.isfinite(texture) and texture >= 0):
+        raise ValueError(
+            f"rhm32 signature amplitude texture={texture} must be a finite number >= 0 "
+            f"(pixels, root-mean-square), e.g. {d.texture}"
+        )
     if "levels" in values:
         levels = int(values["levels"])
         if levels < 1:
@@ -149,7 +173,7 @@ def _checked(values: dict[str, float | int]) -> RHMKnobs:
             f"pixels cannot carry its {levels + 1} discrete choices in the spec; use patch >= "
             f"{math.ceil(math.sqrt(levels + 1))}"
         )
-    return RHMKnobs(n_c, v, m, size, patch, levels, sigma)
+    return RHMKnobs(n_c, v, m, size, patch, levels, sigma, p_texture, texture)
 
 
 def rhm_spec(knobs: RHMKnobs) -> GraphSpec:
@@ -173,7 +197,8 @@ class RandomHierarchy:
 
     `rules[l]` is (parents, m, 4) int: the 2x2 children (raster order) of each rule of
     each level-l symbol; `patches` is (v, 1, patch, patch) float32, each leaf symbol's
-    rendering.
+    rendering; `signatures` is (n_classes, 1, patch, patch) float32, each class's texture
+    signature (`maeid.hlvm.texture`), added only to the images that carry it.
     """
 
     def __init__(self, knobs: RHMKnobs | None = None, seed: int = 0) -> None:
@@ -193,6 +218,8 @@ class RandomHierarchy:
             self.rules.append(digits.reshape(parents, k.m, 4).astype(np.int64))
         rng = np.random.default_rng([self.seed, _PATCH_TAG])
         self.patches = rng.random((k.v, 1, k.patch, k.patch)).astype(np.float32)
+        signatures = draw_signatures(self.seed, k.n_classes, k.patch, k.texture)
+        self.signatures = signatures.reshape(k.n_classes, 1, k.patch, k.patch)
 
     @property
     def name(self) -> str:
@@ -244,6 +271,11 @@ class RandomHierarchy:
         pixels = self.patches.reshape(k.v, p * p)[symbols[-1]]
         if k.sigma > 0:
             pixels += k.sigma * rng.standard_normal(pixels.shape, dtype=np.float32)
+        signature = None
+        if k.p_texture > 0:  # drawn last: the trees and the noise are those of p_texture = 0
+            carries = rng.random(n) < k.p_texture
+            signature = np.where(carries, symbols[0].reshape(n), -1).astype(np.int64)
+            add_signatures(pixels, self.signatures.reshape(k.n_classes, -1), signature)
         images = pixels.reshape(n, g, g, p, p).transpose(0, 1, 3, 2, 4).reshape(n, 1, g * p, g * p)
         observed = {f"x_{r}_{c}": pixels[:, r, c] for r in range(g) for c in range(g)}
         latents, noises = {}, {}
@@ -252,6 +284,8 @@ class RandomHierarchy:
                 latents[name] = grid[:, r, c, None]
                 if level < k.levels:
                     noises[name] = choices[level][:, r, c, None]
+        if signature is not None:
+            noises[TEXTURE_KEY] = signature[:, None]
         return Sample(images=images, observed=observed, latents=latents, noises=noises)
 
     # ------------------------------------------------------------------- reading

@@ -15,6 +15,16 @@ The posterior of a symbol is its outside message times its up message. Messages 
 probability vectors, normalised at each node (float64), and every pass is vectorised
 over the batch and over the grid of a level; batches are cut into chunks to bound memory.
 
+The texture cue (`maeid.hlvm.texture`, `p_texture > 0`) adds one global unknown: which
+class's signature, if any, is added to every leaf patch. Inference stays exact by
+conditioning on it: for each of its K components (no signature, or class t's) the passes
+run with the leaf renderings shifted by that signature and the root prior restricted to
+the classes it allows, and their posteriors are mixed by the components' posterior
+weights (the evidence, kept in log space through the normalisations). With
+`p_texture = 0` there is one component and the passes are today's. `tree_posterior(...,
+tied=False)` is the observer that ignores the cue: it takes the signature as independent
+of the class, so it must read the class from the tree.
+
 From the posteriors follow the Bayes-optimal limits of any representation:
 - `bayes_accuracy`: per level, the accuracy of the posterior's argmax (full image or the
   visible side of a mask);
@@ -31,15 +41,23 @@ import numpy as np
 import torch
 
 from maeid.hlvm.random_hierarchy import RandomHierarchy
+from maeid.hlvm.texture import signature_components
 
 CHUNK = 2048  # images per pass: keeps the largest message array near 20 MB
 
 
 @dataclass
 class TreePosterior:
-    """`levels[l]` is (N, 2^l, 2^l, K_l): each level-l symbol's posterior distribution."""
+    """`levels[l]` is (N, 2^l, 2^l, K_l): each level-l symbol's posterior distribution.
+
+    `renderings` (R, patch^2) and `rendering_probs` (N, G, G, R) are what a leaf patch
+    may look like without noise and each one's posterior: the leaf symbols' patches
+    (R = v) for the plain model, and with the texture cue every (signature, symbol) pair.
+    """
 
     levels: list[np.ndarray]
+    renderings: np.ndarray | None = None
+    rendering_probs: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.levels[0])
@@ -70,29 +88,47 @@ def visible_pixels(
 
 
 def tree_posterior(
-    model: RandomHierarchy, images: np.ndarray, visible: np.ndarray | None = None
-) -> TreePosterior:
+    model: RandomHierarchy, images: np.ndarray, visible: np.ndarray | None = None,
+    tied: bool = True, presence: float | None = None,
+) -> TreePosterior:  # fmt: skip
     """Posterior of every symbol given the visible pixels of `images` (N, 1, H, W).
 
     `visible` is (N, H, W) bool (True = seen), or None for the full image; a masked pixel
-    carries no evidence. Pixels are in the model's own units (not standardised).
+    carries no evidence. Pixels are in the model's own units (not standardised). The
+    texture signature is marginalised: `presence` is its prior probability (the model's
+    `p_texture` by default), `tied=False` takes it as independent of the class.
     """
-    images = np.asarray(images)
-    shape = model.spec.image_shape
-    if images.ndim != 4 or images.shape[1:] != shape:
-        want = ", ".join(map(str, shape))
-        raise ValueError(f"images have shape {images.shape}; expected (N, {want})")
-    if visible is not None:
-        visible = np.asarray(visible, dtype=bool)
-        if visible.shape != (len(images), *shape[1:]):
-            raise ValueError(f"visible has shape {visible.shape}; expected "
-                             f"({len(images)}, {shape[1]}, {shape[2]})")  # fmt: skip
+    images, visible = _checked(model, images, visible)
+    offsets, prior = signature_components(model, tied, presence)
+    k = model.knobs
+    renderings = (model.patches.reshape(1, k.v, -1) + offsets[:, None]).reshape(-1, k.patch**2)
+    chunk = max(1, CHUNK // len(offsets))  # the K components run as one batch
     parts = []
-    for start in range(0, len(images), CHUNK):
-        stop = start + CHUNK
-        parts.append(_posterior(model, images[start:stop],
-                                None if visible is None else visible[start:stop]))  # fmt: skip
-    return TreePosterior([np.concatenate([p[lvl] for p in parts]) for lvl in range(len(parts[0]))])
+    for start in range(0, len(images), chunk):
+        stop = start + chunk
+        parts.append(_mixture(model, images[start:stop],
+                              None if visible is None else visible[start:stop],
+                              offsets, prior))  # fmt: skip
+    levels = [np.concatenate([p[0][lvl] for p in parts]) for lvl in range(k.levels + 1)]
+    return TreePosterior(levels, renderings, np.concatenate([p[1] for p in parts]))
+
+
+def class_posterior(
+    model: RandomHierarchy, images: np.ndarray, visible: np.ndarray | None = None,
+    tied: bool = True, presence: float | None = None,
+) -> np.ndarray:  # fmt: skip
+    """(N, n_classes): the class's posterior alone, as `tree_posterior` gives it, without
+    the downward pass (a Bayes classifier needs nothing else)."""
+    images, visible = _checked(model, images, visible)
+    offsets, prior = signature_components(model, tied, presence)
+    chunk = max(1, CHUNK // len(offsets))
+    parts = [
+        _mixture(model, images[start : start + chunk],
+                 None if visible is None else visible[start : start + chunk], offsets, prior,
+                 root_only=True)[0][0]
+        for start in range(0, len(images), chunk)
+    ]  # fmt: skip
+    return np.concatenate(parts)[:, 0, 0]
 
 
 def prior_marginals(model: RandomHierarchy) -> TreePosterior:
@@ -144,7 +180,7 @@ def masked_mse(
     visible = np.asarray(visible, dtype=bool)
     post = posterior if posterior is not None else tree_posterior(model, images, visible)
     k = model.knobs
-    rendering = model.patches.reshape(k.v, -1).astype(np.float64)
+    rendering = post.renderings
     masked = _as_patches(~visible[:, None], k.grid, k.patch).astype(np.float64)
     if masked.sum() == 0:
         raise ValueError("the mask hides no pixel; there is nothing to predict")
@@ -158,8 +194,8 @@ def masked_mse(
     prior = prior_marginals(model)
     var = pixel_variance(model, prior)
     return MaskedMSE(
-        bayes=(error(post.leaves) + noise) / var,
-        plateau=(error(prior.leaves) + noise) / var,
+        bayes=(error(post.rendering_probs) + noise) / var,
+        plateau=(error(prior.rendering_probs) + noise) / var,
         pixel_variance=var,
     )
 
@@ -167,13 +203,29 @@ def masked_mse(
 def pixel_variance(model: RandomHierarchy, prior: TreePosterior | None = None) -> float:
     """The exact variance of a pixel over images and positions (what standardising divides by)."""
     prior = prior or prior_marginals(model)
-    rendering = model.patches.reshape(model.knobs.v, -1).astype(np.float64)
-    first = prior.leaves[0] @ rendering
-    second = prior.leaves[0] @ rendering**2 + model.knobs.sigma**2
+    rendering = prior.renderings
+    first = prior.rendering_probs[0] @ rendering
+    second = prior.rendering_probs[0] @ rendering**2 + model.knobs.sigma**2
     return float(second.mean() - first.mean() ** 2)
 
 
 # ---------------------------------------------------------------------------- passes
+def _checked(
+    model: RandomHierarchy, images: np.ndarray, visible: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    images = np.asarray(images)
+    shape = model.spec.image_shape
+    if images.ndim != 4 or images.shape[1:] != shape:
+        want = ", ".join(map(str, shape))
+        raise ValueError(f"images have shape {images.shape}; expected (N, {want})")
+    if visible is not None:
+        visible = np.asarray(visible, dtype=bool)
+        if visible.shape != (len(images), *shape[1:]):
+            raise ValueError(f"visible has shape {visible.shape}; expected "
+                             f"({len(images)}, {shape[1]}, {shape[2]})")  # fmt: skip
+    return images, visible
+
+
 def _as_patches(images: np.ndarray, grid: int, patch: int) -> np.ndarray:
     """(N, 1, H, W) -> (N, G, G, patch^2), row-major inside each patch."""
     n = len(images)
@@ -185,14 +237,17 @@ def _as_patches(images: np.ndarray, grid: int, patch: int) -> np.ndarray:
 
 
 def _leaf_messages(
-    model: RandomHierarchy, images: np.ndarray, visible: np.ndarray | None
-) -> np.ndarray:
-    """(N, G, G, v): each leaf symbol's likelihood of its visible pixels, max 1."""
+    model: RandomHierarchy, images: np.ndarray, visible: np.ndarray | None,
+    offsets: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(K, N, G, G, v): each leaf symbol's likelihood of its visible pixels under each of
+    the K signature components, max 1; and (K, N) the log of the factors taken out."""
     k = model.knobs
     x = _as_patches(images.astype(np.float64), k.grid, k.patch)
     seen = (np.ones_like(x) if visible is None
             else _as_patches(visible[:, None], k.grid, k.patch).astype(np.float64))  # fmt: skip
-    rendering = model.patches.reshape(k.v, -1).astype(np.float64)
+    rendering = model.patches.reshape(1, k.v, -1).astype(np.float64) + offsets[:, None]
+    rendering = rendering.reshape(-1, rendering.shape[-1])  # (K * v, patch^2)
     # Squared distance over the seen pixels, expanded so it is two matrix products.
     dist = (seen * x * x).sum(-1, keepdims=True) - 2 * (seen * x) @ rendering.T
     dist += seen @ (rendering**2).T
@@ -200,8 +255,11 @@ def _leaf_messages(
         loglik = -dist / (2 * k.sigma**2)
     else:  # noiseless: a symbol either renders the seen pixels exactly or is impossible
         loglik = np.where(dist <= 1e-6 * (1 + seen.sum(-1, keepdims=True)), 0.0, -np.inf)
-    loglik -= loglik.max(-1, keepdims=True)
-    return np.exp(loglik)
+    loglik = np.moveaxis(loglik.reshape(*loglik.shape[:-1], len(offsets), k.v), -2, 0)
+    top = loglik.max(-1, keepdims=True)
+    # A component under which a leaf is impossible (sigma = 0) has evidence 0, not NaN.
+    finite = np.where(np.isfinite(top), top, 0.0)
+    return np.exp(loglik - finite), top.sum((2, 3, 4))
 
 
 def _normalised(p: np.ndarray) -> np.ndarray:
@@ -209,12 +267,53 @@ def _normalised(p: np.ndarray) -> np.ndarray:
     return p / np.where(total > 0, total, 1.0)
 
 
+def _log_total(p: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Sum over `axes` of the log of each message's total (-inf where it is 0)."""
+    with np.errstate(divide="ignore"):
+        return np.log(p.sum(-1)).sum(axes)
+
+
+def _mixture(
+    model: RandomHierarchy, images: np.ndarray, visible: np.ndarray | None,
+    offsets: np.ndarray, prior: np.ndarray, root_only: bool = False,
+) -> tuple[list[np.ndarray], np.ndarray | None]:  # fmt: skip
+    """Every symbol's posterior, mixed over the K signature components, and (N, G, G, K * v)
+    the posterior of each leaf's (component, symbol) rendering; the class's alone (and
+    None) if `root_only`."""
+    n, n_comp = len(images), len(offsets)
+    leaves, log_evidence = _leaf_messages(model, images, visible, offsets)
+    log_evidence = log_evidence + _log_total(leaves, (2, 3))
+    root_prior = prior / prior.sum(1, keepdims=True)  # P(class | component)
+    outside = np.repeat(root_prior, n, axis=0)[:, None, None, :]
+    flat = leaves.reshape(n_comp * n, *leaves.shape[2:])
+    beliefs, log_up = _posterior(model, _normalised(flat), outside, root_only)
+    # log P(x | component) up to a constant shared by the components, then P(component | x)
+    with np.errstate(divide="ignore"):
+        log_w = log_evidence + log_up.reshape(n_comp, n) + np.log(prior.sum(1))[:, None]
+    weight = np.exp(log_w - log_w.max(0, keepdims=True))
+    weight /= weight.sum(0, keepdims=True)  # (K, N)
+
+    def mixed(belief: np.ndarray) -> np.ndarray:
+        per = belief.reshape(n_comp, n, *belief.shape[1:])
+        return np.einsum("kn,kn...->n...", weight, per)
+
+    if root_only:
+        return [mixed(beliefs[0])], None
+    leaf = beliefs[-1].reshape(n_comp, n, *beliefs[-1].shape[1:])
+    renders = np.moveaxis(weight[:, :, None, None, None] * leaf, 0, -2)
+    return [mixed(b) for b in beliefs], renders.reshape(*renders.shape[:-2], -1)
+
+
 def _posterior(
-    model: RandomHierarchy, images: np.ndarray, visible: np.ndarray | None
-) -> list[np.ndarray]:
+    model: RandomHierarchy, leaves: np.ndarray, root_prior: np.ndarray, root_only: bool = False
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Beliefs of every level given normalised leaf messages (N, G, G, v) and the root's
+    prior (N, 1, 1, n_classes) (the class's alone if `root_only`: no downward pass); and
+    (N,) the log evidence beyond the leaves' own factors."""
     k = model.knobs
-    n = len(images)
-    up = [None] * k.levels + [_normalised(_leaf_messages(model, images, visible))]
+    n = len(leaves)
+    up = [None] * k.levels + [leaves]
+    log_up = np.zeros(n)
     # gathered[l][j]: child j's message at each rule's j-th child, (N, s, s, A * m)
     gathered: list[list[np.ndarray]] = [[] for _ in range(k.levels)]
     for level in range(k.levels - 1, -1, -1):
@@ -223,10 +322,15 @@ def _posterior(
         blocks = up[level + 1].reshape(n, side, 2, side, 2, -1)
         g = [blocks[:, :, j // 2, :, j % 2, :][..., rules[:, :, j].ravel()] for j in range(4)]
         gathered[level] = g
-        joint = (g[0] * g[1] * g[2] * g[3]).reshape(n, side, side, len(rules), k.m)
-        up[level] = _normalised(joint.sum(-1))
+        joint = (g[0] * g[1] * g[2] * g[3]).reshape(n, side, side, len(rules), k.m).sum(-1)
+        log_up += _log_total(joint, (1, 2))
+        up[level] = _normalised(joint)
 
-    outside = _normalised(np.ones((n, 1, 1, k.n_classes)))  # the uniform class prior
+    with np.errstate(divide="ignore"):
+        log_up += np.log((root_prior * up[0]).sum(-1)).reshape(n)
+    if root_only:
+        return [_normalised(root_prior * up[0])], log_up
+    outside = root_prior
     beliefs = []
     for level in range(k.levels):
         beliefs.append(_normalised(outside * up[level]))
@@ -243,7 +347,7 @@ def _posterior(
             child_outside[:, :, j // 2, :, j % 2, :] = (weight * siblings) @ onehot
         outside = _normalised(child_outside.reshape(n, 2 * side, 2 * side, kids))
     beliefs.append(_normalised(outside * up[k.levels]))
-    return beliefs
+    return beliefs, log_up
 
 
 def cell_loss_limits(
