@@ -38,7 +38,7 @@ def test_the_shipped_rhm32_sweep_plans_its_impossible_cells():
     assert len(runnable) == 42 and len(skipped) == 3
     assert {(s.params["mask_ratio"], s.params["mask_unit"]) for s in skipped} == {(0.9, 16)}
     assert "no visible unit" in skipped[0].reason
-    assert set(spec.evaluate) == {"symbols"}
+    assert set(spec.evaluate) == {"symbols", "reconstruction", "attention"}
     assert all(p.config["train"]["data"]["model"].startswith("rhm32") for p in runnable)
 
 
@@ -49,7 +49,8 @@ def test_a_two_cell_rhm32_sweep_measures_symbols_and_reports_them(tmp_path, caps
         "set": {"data.model": MODEL, "data.n_train": 64, "run.steps": 3, "run.ckpt_every": 3,
                 "run.recon_every": 0, "run.progress": False, "run.device": "cpu"},
         "grid": {"mask_ratio": [0.5], "mask_unit": [4, 8]},
-        "evaluate": {"symbols": {"samples": 60, "max_train": 120, "probe_epochs": 2}},
+        "evaluate": {"symbols": {"samples": 60, "max_train": 120, "probe_epochs": 2},
+                     "reconstruction": {"recon_images": 8, "max_test": 16}},
     }  # fmt: skip
     path = tmp_path / "rhm_tiny.yaml"
     path.write_text(yaml.safe_dump(spec))
@@ -68,6 +69,7 @@ def test_a_two_cell_rhm32_sweep_measures_symbols_and_reports_them(tmp_path, caps
                 assert 0.0 <= row[f"symbols.{name}.level_{level}"] <= 1.0
         assert row["symbols.p_in_S.level_0"] == 1.0  # the root is always shared
         assert row["train.normalised_excess"] > 0.25  # three steps: under-trained
+        assert row["recon.masked.mse"] > 0
     # A unit of 8 px is a level-1 block: only the class is shared, log2(4 classes) = 2 bits.
     assert rows[8]["symbols.d_c_bits"] == 2.0 and rows[8]["symbols.p_in_S.level_2"] == 0.0
     assert rows[4]["symbols.d_c_bits"] > 2.0
@@ -99,6 +101,7 @@ def test_a_two_cell_rhm32_sweep_measures_symbols_and_reports_them(tmp_path, caps
     ):
         assert title in text, title
     assert text.count("| under-trained |") == 2
+    assert "## Identifiability" not in text  # no R² to miss on a symbols sweep
     assert "| 0.5 | 8 | 2.0 | 1.000 | 0.000 | 0.000 | 1.000 | 0.000 | 0.000 |" in text
     assert "- level 0 (class): untestable: 0 trained run(s), 2 under-trained" in text
     assert "class_vs_ratio.png" not in text  # one ratio: no curve to draw

@@ -129,18 +129,21 @@ def build_report(
     theory = theory_sections(runs, out) if with_theory else []
     headline = identifiability_table(rows)
     real = real_image_table(rows)
+    own = [part for parts, _, _ in EVALUATION_SECTIONS for part in parts(rows, runs, out, figures)]
+    # A sweep measured by its own evaluations (rhm32's symbols) has no R² to miss.
+    r2 = (
+        []
+        if own and not r2_levels(rows)
+        else [_identifiability_section(rows, out, figures, headline)]
+    )
     sections = [
         _header(db_path, sweeps),
         *extra_sections,
         *theory,
         _runs_section(runs, skipped),
         *filter(None, [training_quality_section(rows)]),
-        *(
-            part
-            for sections, _, _ in EVALUATION_SECTIONS
-            for part in sections(rows, runs, out, figures)
-        ),
-        _identifiability_section(rows, out, figures, headline),
+        *own,
+        *r2,
         *filter(None, [agreement_section(rows, r2_levels(rows))]),
         _accuracy_section(rows, out, figures, real),
         _reconstruction_section(rows, out, figures),
@@ -150,9 +153,9 @@ def build_report(
     tmp = out / ".report.md.tmp"
     tmp.write_text("\n\n".join(sections).rstrip() + "\n")
     os.replace(tmp, path)
-    own = [table for _, table_of, _ in EVALUATION_SECTIONS if (table := table_of(rows))]
-    if not r2_levels(rows) and own:
-        headline = own[0]  # e.g. an rhm32 sweep: symbol accuracy per level leads
+    tables = [table for _, table_of, _ in EVALUATION_SECTIONS if (table := table_of(rows))]
+    if not r2_levels(rows) and tables:
+        headline = tables[0]  # e.g. an rhm32 sweep: symbol accuracy per level leads
     elif not r2_levels(rows) and real is not None:
         headline = real  # a real-image sweep: its accuracies lead
     verdict = "\n".join(
