@@ -62,6 +62,8 @@ def spearman_interval(
 ) -> Interval:
     """Spearman's rho of (predicted, measured) pairs and a bootstrap 95 % interval that
     resamples whole `groups` (seeds) with replacement."""
+    if resamples < 1:
+        raise ValueError(f"resamples={resamples}; a bootstrap needs at least 1 (e.g. 2000)")
     p, m = np.asarray(predicted, float), np.asarray(measured, float)
     keep = np.isfinite(p) & np.isfinite(m)
     p, m, g = p[keep], m[keep], np.asarray(groups, dtype=object)[keep]
