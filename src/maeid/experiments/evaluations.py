@@ -10,6 +10,15 @@ A sweep's `evaluate` names any of:
   the visible side, for the same sampler. Options: `samples` (held-out samples, 2000),
   `landmarks` and `max_train` (the kernel ridge's size), `untrained_baseline` (measure
   the floor; true), `region_readout` (the per-latent region readout; true).
+- `symbols` (rhm32 data only): per level (0 = the class .. L = the leaf symbols), linear
+  probe and kNN accuracy of the encoder's features on the full image and on the visible
+  tokens of masks from the training sampler (`maeid.evaluate.symbols`), beside the same
+  encoder at initialisation (the floor), chance and the Bayes limit of each view (belief
+  propagation on the whole image, or on the same masks' visible pixels); with the
+  theory's profile of the run's (ratio, unit): d_c in bits, the share of c at each level
+  and P(a level's latent is in S). Options: `samples` (held-out test samples, 2000),
+  `max_train` (the probes' training samples, 4000), `probe_epochs` (30), `pool` (the
+  features the metrics hold, `mean` or `cls`; both land in `RUN_DIR/eval/symbols.json`).
 - `shape_bias`, `rendition` (rhm32): cue-conflict shape bias and rendition-shift accuracy
   beside their references (`maeid.experiments.texture_evaluations`).
 - `probe`, `knn`, `tsne`, `reconstruction`, `attention`, `robustness` (the paper's
@@ -17,14 +26,14 @@ A sweep's `evaluate` names any of:
   (`max_train`, `max_test`, `probe_epochs`, `pool`, ...), shared by these measures.
 
 `run_evaluations` returns `(metrics, artefacts)` under the names the report reads
-(see `maeid.experiments.report`); everything the measures compute also lands in
-`RUN_DIR/eval/eval.json`.
+(see `maeid.experiments.report` and `maeid.experiments.report_symbols`); everything the
+suite's measures compute also lands in `RUN_DIR/eval/eval.json`.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +56,9 @@ SUITE_MEASURES = {
     "attention": "attention",
     "robustness": "robustness",
 }
-EVALUATIONS = ("identifiability", *SUITE_MEASURES, *TEXTURE_MEASURES)
 HELD_OUT_SEED_OFFSET = 1_000_003  # held-out synthetic samples never overlap training ones
+PROBE_TRAIN_SEED_OFFSET = 2_000_003  # the probes' own training split, apart from both
+THEORY_MASKS = 2000  # masks the theory's profile of a run's cell averages over
 # Figures of the suite that the report shows per run, by artefact name.
 FIGURES = {
     "tsne.png": "tsne",
@@ -68,13 +78,10 @@ def run_evaluations(
     metrics: Metrics = {}
     artefacts: Artefacts = {}
     with torch.no_grad():
-        if "identifiability" in requested:
-            metrics["identifiability"] = identifiability(
-                model, cfg, requested["identifiability"] or {}
-            )
-        for name in TEXTURE_MEASURES:
+        for name, evaluation in KNOWN_LATENT_EVALUATIONS.items():
             if name in requested:
-                metrics[name] = texture_evaluation(name, model, cfg, requested[name] or {})
+                metrics[name], found = evaluation(model, cfg, requested[name] or {}, run_dir)
+                artefacts.update(found)
         suite = {k: v for k, v in requested.items() if k in SUITE_MEASURES}
         if suite:
             m, a = _suite(model, cfg, run_dir / "eval", suite)
@@ -83,7 +90,9 @@ def run_evaluations(
     return metrics, artefacts
 
 
-def identifiability(model: nn.Module, cfg: TrainConfig, options: Mapping[str, Any]) -> Metrics:
+def identifiability(
+    model: nn.Module, cfg: TrainConfig, options: Mapping[str, Any], run_dir: Path | None = None
+) -> tuple[Metrics, Artefacts]:
     """Predicted and measured R² per latent level, P(level in S) and P(level in c)."""
     from maeid.data import load_synthetic
     from maeid.evaluate.practical import practical_identifiability
@@ -140,7 +149,140 @@ def identifiability(model: nn.Module, cfg: TrainConfig, options: Mapping[str, An
         ours: {f"level_{lv}": per_level[lv][theirs] for lv in sorted(per_level)}
         for ours, theirs in names.items()
         if theirs in per_level[min(per_level)]
+    }, {}
+
+
+SYMBOL_OPTIONS = ("samples", "max_train", "probe_epochs", "pool")
+# evaluate_symbols' views -> the suffix of their metric names
+SYMBOL_VIEWS = {"full_image": "full", "visible_tokens": "visible"}
+
+
+def symbols(
+    model: nn.Module, cfg: TrainConfig, options: Mapping[str, Any], run_dir: Path
+) -> tuple[Metrics, Artefacts]:
+    """Per-level symbol accuracy of an rhm32 run beside its floor, chance, Bayes limits and
+    the theory's profile of its (ratio, unit); names in `symbol_metrics`."""
+    from maeid.data import load_synthetic
+    from maeid.evaluate.artifacts import write_json
+    from maeid.evaluate.probe import ProbeConfig
+    from maeid.evaluate.symbols import evaluate_symbols
+    from maeid.hlvm.random_hierarchy import is_rhm_name
+
+    if cfg.data.source != "synthetic" or not is_rhm_name(str(cfg.data.model)):
+        what = cfg.data.source if cfg.data.source != "synthetic" else cfg.data.model
+        raise ValueError(
+            f"symbols needs the rhm32 model's symbols, not data {what!r}; train on "
+            "data.model: rhm32 (or rhm32:knob=value,...), or drop `symbols` from `evaluate`"
+        )
+    unknown = sorted(set(options) - set(SYMBOL_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown symbols option(s) {unknown}; known: {list(SYMBOL_OPTIONS)}")
+    pool = str(options.get("pool", "mean"))
+    if pool not in ("mean", "cls"):
+        raise ValueError(f"symbols pool {pool!r}: use mean or cls")
+    n_test, n_train = int(options.get("samples", 2000)), int(options.get("max_train", 4000))
+    if n_test < 2 or n_train < 2:
+        raise ValueError(
+            f"symbols samples={n_test}, max_train={n_train}: a probe needs at least 2 of each"
+        )
+    mean, std = tuple(cfg.data.mean) or None, tuple(cfg.data.std) or None
+    splits = [
+        load_synthetic(cfg.data.model, n, cfg.data.seed + offset, cfg.data.model_seed, mean, std)
+        for n, offset in ((n_train, PROBE_TRAIN_SEED_OFFSET), (n_test, HELD_OUT_SEED_OFFSET))
+    ]
+    train, test = splits
+    torch.manual_seed(cfg.run.seed)  # the untrained floor: the training run's initialisation
+    untrained = type(model)(**model.config).eval()
+    result = evaluate_symbols(
+        model, test.model,
+        train.images.batch(torch.arange(n_train)), train.latents,
+        test.images.batch(torch.arange(n_test)), test.latents,
+        test.images.mean, test.images.std, cfg.mask.ratio, untrained=untrained,
+        config=ProbeConfig(int(options.get("probe_epochs", 30)), seed=cfg.run.seed),
+        seed=cfg.run.seed,
+    )  # fmt: skip
+    theory = cell_theory(test.model, cfg.mask.ratio, int(model.mask_unit), int(model.patch_size))
+    path = Path(run_dir) / "eval" / "symbols.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, {"pool": pool, **result, "theory": theory})
+    return symbol_metrics(result, theory, pool), {"symbols_json": str(path)}
+
+
+def symbol_metrics(
+    result: Mapping[str, Any], theory: Mapping[str, Any], pool: str = "mean"
+) -> Metrics:
+    """`evaluate_symbols`' result for one pool, and the cell's theory, as report metrics.
+
+    Per view (`full`, `visible`) and level k: `probe_<view>.level_k` and `knn_<view>.level_k`
+    (the trained encoder), `untrained_probe_<view>` and `untrained_knn_<view>` (the floor),
+    `bayes_<view>`; `chance.level_k`; the theory's `d_c_bits`, `c_share.level_k` and
+    `p_in_S.level_k`.
+    """
+    metrics: Metrics = {}
+    for view, short in SYMBOL_VIEWS.items():
+        res = result[view]
+        for who, prefix in (("trained", ""), ("untrained", "untrained_")):
+            if who not in res:
+                continue
+            for measure in ("probe", "knn"):
+                metrics[f"{prefix}{measure}_{short}"] = _levels(res[who][pool][measure])
+        metrics[f"bayes_{short}"] = _levels(res["bayes"])
+    metrics["chance"] = _levels(result["full_image"]["trained"][pool]["chance"])
+    metrics["d_c_bits"] = theory["d_c_bits"]
+    metrics["c_share"] = _levels(theory["c_share"])
+    metrics["p_in_S"] = _levels(theory["p_in_S"])
+    return metrics
+
+
+def cell_theory(model, ratio: float, unit: int, patch: int) -> dict[str, Any]:
+    """The theory's profile of one (ratio, unit) on an rhm32 model, over `THEORY_MASKS`
+    masks of the training sampler: the mean d_c in bits (`model.code_bits` of S(m)), the
+    mean share of c's members at each level, and P(a level-k latent is in S(m)).
+
+    d_c in bits is linear in S's membership, so its mean is the per-latent P(in S)
+    weighted by each latent's bits.
+    """
+    import numpy as np
+
+    from maeid.theory import theory_profile
+
+    profile = theory_profile(model.spec, [ratio], [unit], THEORY_MASKS, seed=0, patch_size=patch)
+    cell = profile.cells[0]
+    if not cell.valid:
+        raise ValueError(f"ratio {ratio} at unit {unit} px cannot be profiled: {cell.reason}")
+    p_shared = np.asarray(cell.p_shared, dtype=float)
+    bits = np.array([model.latent_bits(z) for z in profile.latents])
+    levels = np.asarray(profile.latent_levels)
+    return {
+        "d_c_bits": float(p_shared @ bits),
+        "c_share": {int(lv): float(cell.c_level_share[i]) for i, lv in enumerate(profile.levels)},
+        "p_in_S": {int(lv): float(p_shared[levels == lv].mean()) for lv in profile.levels},
     }
+
+
+def _levels(per_level: Mapping[Any, float]) -> dict[str, float]:
+    return {
+        f"level_{int(lv)}": float(v) for lv, v in sorted(per_level.items(), key=lambda i: int(i[0]))
+    }
+
+
+def _texture(name: str):
+    def evaluation(model, cfg, options, run_dir) -> tuple[Metrics, Artefacts]:
+        return texture_evaluation(name, model, cfg, options), {}
+
+    return evaluation
+
+
+# Evaluations that read a synthetic run's known latents, by name: (model, cfg, options,
+# run folder) -> (metrics, artefacts). The report reads `metrics[name]`.
+KNOWN_LATENT_EVALUATIONS: dict[
+    str, Callable[[nn.Module, TrainConfig, Mapping[str, Any], Path], tuple[Metrics, Artefacts]]
+] = {
+    "identifiability": identifiability,
+    "symbols": symbols,
+    **{name: _texture(name) for name in TEXTURE_MEASURES},
+}
+EVALUATIONS = (*KNOWN_LATENT_EVALUATIONS, *SUITE_MEASURES)
 
 
 def _suite(

@@ -16,7 +16,9 @@ Metric names the report understands (written by `maeid.experiments.pipeline`):
 - `robustness.clean_top1`, `attention.mean_distance_last_layer` (pixels),
   `attention.cls_attention_on_object` and `attention.object_area` (fractions);
 - artefacts `attention`, `tsne`, `reconstructions` (PNG paths), copied into the report's
-  `runs/` folder so that the report folder stands on its own.
+  `runs/` folder so that the report folder stands on its own;
+- per evaluation with its own sections (`EVALUATION_SECTIONS`): `symbols.*` (rhm32 sweeps,
+  `maeid.experiments.report_symbols`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from maeid.experiments.report_figures import (
     r2_heatmaps,
     reconstruction_vs_ratio,
 )
+from maeid.experiments.report_symbols import symbols_headline, symbols_sections, symbols_verdict
 from maeid.experiments.report_theory import theory_sections
 from maeid.experiments.results_db import ResultsDB, RunRecord
 from maeid.output_path import check_output_dir
@@ -76,6 +79,10 @@ REAL_IMAGE_COLUMNS = {
     "attention.cls_attention_on_object": ("attn on object %", "pct"),
     "attention.object_area": ("object area %", "pct"),
 }
+# Evaluations with sections of their own, in report order: (sections, headline, verdict).
+# sections(rows, runs, out, figures) -> Markdown sections ([] without the evaluation's
+# metrics); headline(rows) -> a Markdown table or None; verdict(rows) -> plain lines.
+EVALUATION_SECTIONS = ((symbols_sections, symbols_headline, symbols_verdict),)
 # Per-run figures, by artefact name, as the report names them.
 PER_RUN_IMAGES = {"attention": "attention maps", "reconstructions": "reconstructions",
                   "tsne": "t-SNE"}  # fmt: skip
@@ -85,7 +92,7 @@ PER_RUN_IMAGES = {"attention": "attention maps", "reconstructions": "reconstruct
 class Report:
     path: Path  # report.md
     figures: tuple[Path, ...]
-    headline: str  # the identifiability table (Markdown), or a line saying it is missing
+    headline: str  # the leading table (Markdown), or a line saying it is missing
     verdict: str = ""  # runs trained, and the theory's verdict per level, in words
 
 
@@ -122,13 +129,21 @@ def build_report(
     theory = theory_sections(runs, out) if with_theory else []
     headline = identifiability_table(rows)
     real = real_image_table(rows)
+    own = [part for parts, _, _ in EVALUATION_SECTIONS for part in parts(rows, runs, out, figures)]
+    # A sweep measured by its own evaluations (rhm32's symbols) has no R² to miss.
+    r2 = (
+        []
+        if own and not r2_levels(rows)
+        else [_identifiability_section(rows, out, figures, headline)]
+    )
     sections = [
         _header(db_path, sweeps),
         *extra_sections,
         *theory,
         _runs_section(runs, skipped),
         *filter(None, [training_quality_section(rows)]),
-        _identifiability_section(rows, out, figures, headline),
+        *own,
+        *r2,
         *filter(None, [agreement_section(rows, r2_levels(rows))]),
         _accuracy_section(rows, out, figures, real),
         _reconstruction_section(rows, out, figures),
@@ -138,9 +153,16 @@ def build_report(
     tmp = out / ".report.md.tmp"
     tmp.write_text("\n\n".join(sections).rstrip() + "\n")
     os.replace(tmp, path)
-    if not r2_levels(rows) and real is not None:
+    tables = [table for _, table_of, _ in EVALUATION_SECTIONS if (table := table_of(rows))]
+    if not r2_levels(rows) and tables:
+        headline = tables[0]  # e.g. an rhm32 sweep: symbol accuracy per level leads
+    elif not r2_levels(rows) and real is not None:
         headline = real  # a real-image sweep: its accuracies lead
-    return Report(path, tuple(figures), headline, verdict_summary(rows, r2_levels(rows)))
+    verdict = "\n".join(
+        filter(None, [verdict_summary(rows, r2_levels(rows)),
+                      *(verdict_of(rows) for _, _, verdict_of in EVALUATION_SECTIONS)])
+    )  # fmt: skip
+    return Report(path, tuple(figures), headline, verdict)
 
 
 def r2_levels(rows: Sequence[dict[str, Any]]) -> list[str]:

@@ -19,7 +19,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from maeid.evaluate.intervals import spearman_interval
+from maeid.evaluate.intervals import Interval, spearman_interval
 from maeid.train.quality import TRAINED_EXCESS, under_trained
 
 EXCESS = "train.normalised_excess"
@@ -77,8 +77,20 @@ def agreement_section(rows: Sequence[dict[str, Any]], levels: Sequence[str]) -> 
 
 def level_agreement(rows: Sequence[dict[str, Any]], level: str):
     """(rho interval or None, trained runs, under-trained runs, verdict) for one level."""
-    keys = (f"identifiability.predicted.{level}", f"identifiability.measured.{level}",
-            f"identifiability.untrained.{level}")  # fmt: skip
+    return rank_agreement(
+        rows,
+        f"identifiability.predicted.{level}",
+        f"identifiability.measured.{level}",
+        f"identifiability.untrained.{level}",
+    )
+
+
+def rank_agreement(
+    rows: Sequence[dict[str, Any]], predicted: str, measured: str, floor: str
+) -> tuple[Interval | None, int, int, str]:
+    """(rho interval or None, trained runs, under-trained runs, verdict): Spearman's rho
+    over trained runs between the metric `predicted` and `measured` minus `floor`."""
+    keys = (predicted, measured, floor)
     usable = [r for r in rows if all(r.get(k) is not None for k in keys)]
     under = [r for r in usable if under_trained(r.get(EXCESS))]
     trained = [r for r in usable if not under_trained(r.get(EXCESS))]

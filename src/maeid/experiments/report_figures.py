@@ -44,6 +44,29 @@ def r2_heatmaps(
 ) -> Path:
     """R² per latent level over ratio (x) x unit (y): one row of panels per level, one
     column per source (`(metric prefix, title)`, e.g. predicted vs measured)."""
+    return level_heatmaps(
+        rows,
+        levels,
+        sources,
+        path,
+        "R²",
+        "Identifiability: R² of each latent level from the encoder",
+    )
+
+
+def level_heatmaps(
+    rows: Sequence[Row],
+    levels: Sequence[str],
+    sources: Sequence[tuple[str, str]],
+    path: Path,
+    value_label: str,
+    suptitle: str,
+    level_notes: dict[str, str] | None = None,
+) -> Path:
+    """A value in [0, 1] per latent level over ratio (x) x unit (y), mean over seeds and
+    written in each cell: one row of panels per level (`level_notes` adds a line under a
+    level's name, e.g. its chance), one column per source (`(metric prefix, title)`)."""
+    level_notes = level_notes or {}
     ratios = sorted({r["mask_ratio"] for r in rows if r.get("mask_ratio") is not None})
     units = sorted({r["mask_unit"] for r in rows if r.get("mask_unit") is not None})
     fig, axes = plt.subplots(
@@ -78,9 +101,52 @@ def r2_heatmaps(
             if i == len(levels) - 1:
                 ax.set_xlabel("masking ratio", fontsize=9)
             if j == 0:
-                ax.set_ylabel(f"{level.replace('_', ' ')}\nunit (px)", fontsize=9)
-    fig.colorbar(image, ax=axes, shrink=0.8, label="R²")
-    fig.suptitle("Identifiability: R² of each latent level from the encoder", fontsize=11)
+                note = f"\n{level_notes[level]}" if level in level_notes else ""
+                ax.set_ylabel(f"{level.replace('_', ' ')}{note}\nunit (px)", fontsize=9)
+    fig.colorbar(image, ax=axes, shrink=0.8, label=value_label)
+    fig.suptitle(suptitle, fontsize=11)
+    return _save(fig, path)
+
+
+def class_accuracy_vs_ratio(
+    rows: Sequence[Row], measured: str, floor: str, chance: str, path: Path
+) -> Path | None:
+    """The class probe's accuracy against the masking ratio, one line per unit, beside its
+    untrained floor and chance (left), and each unit's curve over its best value beside the
+    paper's Table 1 linear probe over its best (right); None without two ratios."""
+    units = sorted({r["mask_unit"] for r in rows if r.get("mask_unit") is not None})
+    curves = {}
+    for unit in units:
+        means = cell_means([r for r in rows if r.get("mask_unit") == unit], measured, "mask_ratio")
+        if means:
+            curves[unit] = means
+    if len({x for c in curves.values() for x in c}) < 2:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2), constrained_layout=True)
+    for i, (unit, means) in enumerate(curves.items()):
+        xs = sorted(means)
+        ys = np.asarray([means[x] for x in xs])
+        left.plot(xs, 100 * ys, marker="o", color=f"C{i}", label=f"trained, unit {unit}px")
+        floors = cell_means([r for r in rows if r.get("mask_unit") == unit], floor, "mask_ratio")
+        fx = sorted(floors)
+        if fx:
+            left.plot(fx, [100 * floors[x] for x in fx], linestyle=":", color=f"C{i}",
+                      label=f"untrained floor, unit {unit}px")  # fmt: skip
+        right.plot(xs, ys / ys.max(), marker="o", color=f"C{i}", label=f"ours: unit {unit}px")
+    chances = [float(r[chance]) for r in rows if r.get(chance) is not None]
+    if chances:
+        left.axhline(100 * float(np.mean(chances)), color="0.5", linestyle="--", label="chance")
+    paper = paper_results.linear_probe_vs_ratio()
+    keys = sorted(paper)
+    ys = np.asarray([paper[k] for k in keys])
+    right.plot(keys, ys / ys.max(), **PAPER_STYLE, label="paper: linear probe (IN1K)")
+    left.set(title="Class: linear-probe accuracy (%)", xlabel="masking ratio", ylabel="top-1 (%)")
+    right.set(title="Trend: each series / its best value", xlabel="masking ratio",
+              ylabel="relative")  # fmt: skip
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        ax.set_xlim(0, 1)
     return _save(fig, path)
 
 

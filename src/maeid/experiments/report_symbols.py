@@ -1,0 +1,358 @@
+"""The report of an rhm32 sweep: what the encoder reads of each level of the grammar.
+
+Reads the metrics of the `symbols` evaluation (`maeid.experiments.evaluations`), under
+`symbols.`: per view (`full` image, `visible` tokens) and level k, the trained encoder's
+`probe_<view>.level_k` and `knn_<view>.level_k`, the untrained floor's
+`untrained_probe_<view>.level_k`, the Bayes limit `bayes_<view>.level_k` and `chance.level_k`;
+and the theory's profile of the run's (ratio, unit): `d_c_bits`, `c_share.level_k`,
+`p_in_S.level_k`. Sections, each from the database alone:
+
+- per-level probe accuracy over ratio x unit (heat maps and a table with 95 % intervals
+  over seeds), beside the floor, chance and the Bayes limits;
+- the theory's profile of the same cells;
+- Spearman's rho between each theory quantity and what training added (trained minus
+  floor) per level, over all cells and within each unit, on trained runs only
+  (`maeid.experiments.report_agreement`), and the verdict per level;
+- the class probe against the ratio per unit, beside the shape of the paper's Table 1.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from maeid.evaluate.intervals import mean_interval
+from maeid.experiments import paper_results
+from maeid.experiments.report_agreement import EXCESS, rank_agreement
+from maeid.experiments.report_figures import class_accuracy_vs_ratio, level_heatmaps
+from maeid.experiments.results_db import RunRecord
+from maeid.train.quality import TRAINED_EXCESS, under_trained
+
+Row = dict[str, Any]
+PREFIX = "symbols"
+VIEWS = {"full": "full image", "visible": "visible tokens"}
+# Theory quantities held against the measurement: name -> (metric for a level, label).
+THEORY = {
+    "d_c_bits": (lambda level: f"{PREFIX}.d_c_bits", "d_c (bits)"),
+    "c_share": (lambda level: f"{PREFIX}.c_share.{level}", "share of c at the level"),
+    "p_in_S": (lambda level: f"{PREFIX}.p_in_S.{level}", "P(level in S)"),
+}
+VERDICT_VIEW = "full"  # a probe reads the full image, as the paper's linear probe does
+VERDICT_THEORY = "p_in_S"  # the theory's claim: the MAE's code holds S(m)
+
+
+def symbol_levels(rows: Sequence[Row]) -> list[str]:
+    """Levels with symbol accuracies (`level_0` = the class first)."""
+    head = f"{PREFIX}.probe_full."
+    names = {key[len(head) :] for row in rows for key in row if key.startswith(head)}
+    return sorted(names, key=lambda n: int(re.sub(r"\D", "", n) or 0))
+
+
+def level_name(level: str) -> str:
+    return "level 0 (class)" if level == "level_0" else level.replace("_", " ")
+
+
+def metric(name: str, level: str) -> str:
+    return f"{PREFIX}.{name}.{level}"
+
+
+def symbols_sections(
+    rows: Sequence[Row], runs: Sequence[RunRecord], out: Path, figures: list[Path]
+) -> list[str]:
+    """The rhm32 sections of a report, or none when no run measured `symbols`."""
+    levels = symbol_levels(rows)
+    if not levels:
+        return []
+    return [
+        accuracy_section(rows, runs, levels, out, figures),
+        theory_profile_section(rows, levels),
+        agreement_section(rows, levels),
+        class_section(rows, out, figures),
+    ]
+
+
+def symbols_headline(rows: Sequence[Row]) -> str | None:
+    """Markdown: per cell, trained runs and the full-image probe beside its floor per level."""
+    levels = symbol_levels(rows)
+    if not levels:
+        return None
+    head = ["ratio", "unit", "trained runs"] + [
+        f"{lv.replace('level_', 'L')} probe / floor" for lv in levels
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (ratio, unit), cell in _cells(rows).items():
+        trained = sum(not under_trained(r.get(EXCESS)) for r in cell)
+        values = [
+            f"{_mean(cell, metric('probe_full', lv))} / "
+            f"{_mean(cell, metric('untrained_probe_full', lv))}"
+            for lv in levels
+        ]
+        lines.append(f"| {ratio:g} | {unit} | {trained}/{len(cell)} | " + " | ".join(values) + " |")
+    return "\n".join(lines)
+
+
+def symbols_verdict(rows: Sequence[Row]) -> str:
+    """One line per level: does what training added follow the theory's P(level in S)?"""
+    return "\n".join(
+        f"symbols, {level_name(lv)}: {level_verdict(rows, lv, VERDICT_VIEW, VERDICT_THEORY)[3]}"
+        for lv in symbol_levels(rows)
+    )
+
+
+def level_verdict(rows: Sequence[Row], level: str, view: str, theory: str):
+    """`rank_agreement` of a theory quantity and the probe's gain over its floor."""
+    return rank_agreement(
+        rows,
+        THEORY[theory][0](level),
+        metric(f"probe_{view}", level),
+        metric(f"untrained_probe_{view}", level),
+    )
+
+
+# ------------------------------------------------------------------------------ sections
+def accuracy_section(
+    rows: Sequence[Row], runs: Sequence[RunRecord], levels: Sequence[str], out: Path,
+    figures: list[Path],
+) -> str:  # fmt: skip
+    pool = _pool(runs)
+    notes = {}
+    for lv in levels:
+        chance = _mean(rows, metric("chance", lv))
+        bayes = _mean(rows, metric("bayes_full", lv))
+        notes[lv] = f"chance {chance}\nBayes, full {bayes}"
+    sources = [
+        (f"{PREFIX}.probe_full", "trained: full image"),
+        (f"{PREFIX}.untrained_probe_full", "floor: untrained, full image"),
+        (f"{PREFIX}.probe_visible", "trained: visible tokens"),
+        (f"{PREFIX}.untrained_probe_visible", "floor: untrained, visible"),
+        (f"{PREFIX}.bayes_visible", "Bayes limit: visible side"),
+    ]
+    sources = [s for s in sources if any(r.get(f"{s[0]}.{levels[0]}") is not None for r in rows)]
+    fig = level_heatmaps(
+        rows, levels, sources, out / "symbol_heatmaps.png", "accuracy",
+        "rhm32: linear-probe accuracy per level of the grammar", notes,
+    )  # fmt: skip
+    figures.append(fig)
+    columns = [
+        ("probe_full", "probe, full"),
+        ("untrained_probe_full", "floor, full"),
+        ("knn_full", "kNN, full"),
+        ("bayes_full", "Bayes, full"),
+        ("probe_visible", "probe, visible"),
+        ("untrained_probe_visible", "floor, visible"),
+        ("bayes_visible", "Bayes, visible"),
+        ("chance", "chance"),
+    ]
+    head = ["ratio", "unit", "level", "trained runs"] + [label for _, label in columns]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (ratio, unit), cell in _cells(rows).items():
+        trained = sum(not under_trained(r.get(EXCESS)) for r in cell)
+        for lv in levels:
+            values = [str(mean_interval([r.get(metric(name, lv)) for r in cell]))
+                      for name, _ in columns]  # fmt: skip
+            lines.append(
+                f"| {ratio:g} | {unit} | {lv.replace('level_', '')} | {trained}/{len(cell)} | "
+                + " | ".join(values)
+                + " |"
+            )
+    missing = _missing_cells(rows, runs)
+    gap = (
+        "\n\nCells without a finished run (blank in the heat maps): "
+        + "; ".join(f"ratio {r:g} unit {u} ({why})" for (r, u), why in missing.items())
+        + "."
+        if missing
+        else ""
+    )
+    return (
+        "## Symbols per level: what a linear probe reads of the grammar\n\n"
+        f"Accuracy of a linear probe on frozen {pool}-pooled encoder features to every "
+        "symbol of each level (level 0 is the class; the last level the leaf symbols), on "
+        "held-out images: the full image, and the visible tokens of masks from the run's own "
+        "sampler. Beside it: the same encoder at initialisation (the floor), predicting the "
+        "most frequent symbol (chance), and the Bayes limit of each view, exact by belief "
+        "propagation on the whole image or on the same masks' visible pixels. Cells are means "
+        "over seeds; the table gives the mean ± the half-width of its 95 % interval over "
+        f"seeds (n=1: no interval). Trained runs: normalised excess <= {TRAINED_EXCESS}.\n\n"
+        f"![symbol accuracy heat maps]({fig.name})\n\n" + "\n".join(lines) + gap
+    )
+
+
+def theory_profile_section(rows: Sequence[Row], levels: Sequence[str]) -> str:
+    head = ["ratio", "unit", "d_c (bits)"]
+    head += [f"c share {lv.replace('level_', 'L')}" for lv in levels]
+    head += [f"P({lv.replace('level_', 'L')} in S)" for lv in levels]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (ratio, unit), cell in _cells(rows).items():
+        values = [_mean(cell, f"{PREFIX}.d_c_bits", ".1f")]
+        values += [_mean(cell, metric("c_share", lv)) for lv in levels]
+        values += [_mean(cell, metric("p_in_S", lv)) for lv in levels]
+        lines.append(f"| {ratio:g} | {unit} | " + " | ".join(values) + " |")
+    return (
+        "## The theory's profile of the same cells\n\n"
+        "Over masks from the MAE's own sampler at each cell's ratio and unit: the mean code "
+        "size d_c in bits (log2 m per latent in S(m), log2 of the number of classes for the "
+        "root), the mean share of c's members at each level, and the probability that a "
+        "latent of the level is in S(m).\n\n" + "\n".join(lines)
+    )
+
+
+def agreement_section(rows: Sequence[Row], levels: Sequence[str]) -> str:
+    units = sorted({r["mask_unit"] for r in rows if r.get("mask_unit") is not None})
+    parts = [
+        "## Does the measurement follow the theory? (per level)",
+        "",
+        "Spearman's rho over trained runs between a theory quantity of the run's cell and "
+        "what training added (probe accuracy minus the untrained floor), with a bootstrap "
+        "95 % interval over seeds; over all cells, then within each unit (across ratios). "
+        "*agrees*: the interval lies above 0; *disagrees*: it does not; *untestable*: fewer "
+        "than three trained runs, one seed, or a quantity that does not vary.",
+    ]
+    tracks: dict[str, list[str]] = defaultdict(list)
+    for view, view_label in VIEWS.items():
+        if not any(r.get(metric(f"probe_{view}", levels[0])) is not None for r in rows):
+            continue
+        head = ["level", "theory quantity", "trained runs", "under-trained runs",
+                "all cells: rho [95 %]", "verdict"] + [f"unit {u}" for u in units]  # fmt: skip
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for lv in levels:
+            for theory, (_, label) in THEORY.items():
+                rho, n_trained, n_under, outcome = level_verdict(rows, lv, view, theory)
+                within = []
+                for unit in units:
+                    unit_rows = [r for r in rows if r.get("mask_unit") == unit]
+                    u_rho, _, _, u_outcome = level_verdict(unit_rows, lv, view, theory)
+                    within.append(_rho_text(u_rho, u_outcome))
+                    if view == VERDICT_VIEW and u_outcome == "agrees":
+                        tracks[f"{lv}@{unit}"].append(label)
+                if view == VERDICT_VIEW and outcome == "agrees":
+                    tracks[lv].append(label)
+                lines.append(
+                    f"| {level_name(lv)} | {label} | {n_trained} | {n_under} | "
+                    f"{_rho_text(rho, outcome, verdict=False)} | {outcome} | "
+                    + " | ".join(within)
+                    + " |"
+                )
+        parts += ["", f"**{view_label}**", "", *lines]
+    parts += ["", "### Which theory quantity tracks the measured curve", ""]
+    for lv in levels:
+        overall = ", ".join(tracks[lv]) or "none"
+        per_unit = "; ".join(f"unit {u}: {', '.join(tracks[f'{lv}@{u}']) or 'none'}" for u in units)
+        parts.append(
+            f"- {level_name(lv)}, {VIEWS[VERDICT_VIEW]}: across all cells {overall}; "
+            f"within each unit, {per_unit}."
+        )
+    parts += ["", "### Verdict per level", ""]
+    for lv in levels:
+        outcome = level_verdict(rows, lv, VERDICT_VIEW, VERDICT_THEORY)[3]
+        parts.append(
+            f"- {level_name(lv)}: {outcome} (gain of the {VIEWS[VERDICT_VIEW]} probe against "
+            f"{THEORY[VERDICT_THEORY][1]})"
+        )
+    return "\n".join(parts)
+
+
+def class_section(rows: Sequence[Row], out: Path, figures: list[Path]) -> str:
+    title = "## Class accuracy against the masking ratio, beside the paper's Table 1"
+    measured, floor = metric("probe_full", "level_0"), metric("untrained_probe_full", "level_0")
+    fig = class_accuracy_vs_ratio(rows, measured, floor, metric("chance", "level_0"),
+                                  out / "class_vs_ratio.png")  # fmt: skip
+    paper = paper_results.linear_probe_vs_ratio()
+    units = sorted({r["mask_unit"] for r in rows if r.get("mask_unit") is not None})
+    ratios = sorted({r["mask_ratio"] for r in rows if r.get("mask_ratio") is not None} | set(paper))
+    head = ["ratio", "paper Table 1 (IN1K %)"] + [f"unit {u} (%)" for u in units]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for ratio in ratios:
+        cells = []
+        for unit in units:
+            values = [100 * r[measured] for r in rows
+                      if r.get("mask_ratio") == ratio and r.get("mask_unit") == unit
+                      and r.get(measured) is not None]  # fmt: skip
+            cells.append(_interval_text(values))
+        published = f"{paper[ratio]:.1f}" if ratio in paper else "–"
+        lines.append(f"| {ratio:g} | {published} | " + " | ".join(cells) + " |")
+    peaks = []
+    for unit in units:
+        means = _ratio_means(rows, measured, unit)
+        if means:
+            best = max(means, key=means.get)
+            peaks.append(f"unit {unit}: {best:g}")
+    paper_peak = max(paper, key=paper.get)
+    text = (
+        f"{title}\n\n"
+        "Linear-probe accuracy to the class on the full image (mean ± 95 % half-width over "
+        f"seeds), beside {paper_results.CITATION}, which peaks at ratio {paper_peak:g}. "
+        "Compare shapes, not levels.\n\n"
+        + "\n".join(lines)
+        + f"\n\nPeak ratio: {'; '.join(peaks) or 'none measured'} (paper: {paper_peak:g})."
+    )
+    if fig is None:
+        return text + "\n\n_The sweep varies the masking ratio over fewer than two values._"
+    figures.append(fig)
+    return text + f"\n\n![class accuracy against the ratio]({fig.name})"
+
+
+# ------------------------------------------------------------------------------ helpers
+def _cells(rows: Sequence[Row]) -> dict[tuple[float, int], list[Row]]:
+    """Rows grouped by (ratio, unit), in order."""
+    cells: dict[tuple[float, int], list[Row]] = defaultdict(list)
+    for row in rows:
+        if row.get("mask_ratio") is not None and row.get("mask_unit") is not None:
+            if any(k.startswith(f"{PREFIX}.") for k in row):
+                cells[(row["mask_ratio"], row["mask_unit"])].append(row)
+    return dict(sorted(cells.items()))
+
+
+def _missing_cells(rows: Sequence[Row], runs: Sequence[RunRecord]) -> dict[tuple, str]:
+    """Cells of the sweep's runs that no finished run measured, with their runs' states."""
+    done = set(_cells(rows))
+    states: dict[tuple, set[str]] = defaultdict(set)
+    for run in runs:
+        if run.mask_ratio is not None and run.mask_unit is not None:
+            states[(run.mask_ratio, run.mask_unit)].add(run.status)
+    return {cell: ", ".join(sorted(s)) for cell, s in sorted(states.items()) if cell not in done}
+
+
+def _ratio_means(rows: Sequence[Row], name: str, unit: int) -> dict[float, float]:
+    groups: dict[float, list[float]] = defaultdict(list)
+    for r in rows:
+        if r.get("mask_unit") == unit and r.get(name) is not None:
+            groups[r["mask_ratio"]].append(float(r[name]))
+    return {k: sum(v) / len(v) for k, v in groups.items()}
+
+
+def _mean(rows: Sequence[Row], name: str, style: str = ".3f") -> str:
+    values = [float(r[name]) for r in rows if r.get(name) is not None]
+    return format(sum(values) / len(values), style) if values else "–"
+
+
+def _interval_text(values: Sequence[float]) -> str:
+    if not values:
+        return "–"
+    interval = mean_interval(values)
+    if interval.n < 2:
+        return f"{interval.value:.1f} (n=1)"
+    return f"{interval.value:.1f} ± {interval.halfwidth:.1f}"
+
+
+def _rho_text(rho, outcome: str, verdict: bool = True) -> str:
+    if rho is None or math.isnan(rho.value):
+        return "–"
+    if math.isnan(rho.low):
+        text = f"{rho.value:+.2f} (no interval)"
+    else:
+        text = f"{rho.value:+.2f} [{rho.low:+.2f}, {rho.high:+.2f}]"
+    return f"{text} {outcome.split(' ')[0]}" if verdict else text
+
+
+def _pool(runs: Sequence[RunRecord]) -> str:
+    """The pool the sweep's `symbols` metrics hold (mean unless the sweep says cls)."""
+    pools = {
+        str(((run.config or {}).get("evaluate") or {}).get("symbols", {}).get("pool", "mean"))
+        for run in runs
+        if "symbols" in (((run.config or {}).get("evaluate")) or {})
+    }
+    return "/".join(sorted(pools)) or "mean"

@@ -1,0 +1,153 @@
+"""The rhm32 report from a hand-made database whose numbers, and so whose rhos, are known.
+
+Two units x three ratios x seeds 0-2, all trained, plus an under-trained fourth seed in
+one cell and a grid cell whose only run failed. Values are dyadic, so gains are exact and
+tie exactly across seeds, which fixes every Spearman rho:
+
+- level 0: gain 1/8, 2/8, 3/8 over ratios 0.25, 0.5, 0.75; d_c 10, 20, 15 bits: ranks
+  (1, 2, 3) against (1, 3, 2), rho = 1 - 6 * 2 / (3 * 8) = 0.5 in every resample;
+  P(level 0 in S) = 1 everywhere: nothing to rank;
+- level 1: P(in S) = the ratio, the gain too: rho = +1; c share = 1 - ratio: rho = -1;
+- level 2: P(in S) = the ratio, the gain falls with it: rho = -1.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from maeid.cli import main
+from maeid.experiments.config_hash import config_hash
+from maeid.experiments.report import build_report
+from maeid.experiments.report_symbols import level_verdict, symbol_levels
+from maeid.experiments.results_db import ResultsDB
+
+RATIOS, UNITS = (0.25, 0.5, 0.75), (4, 8)
+GAIN = {0: {0.25: 0.125, 0.5: 0.25, 0.75: 0.375}}
+D_C = {0.25: 10.0, 0.5: 20.0, 0.75: 15.0}
+
+
+def symbol_metrics(ratio: float, seed: int) -> dict:
+    floor = 0.25 + 0.03125 * seed  # seeds differ, gains do not
+    gains = {0: GAIN[0][ratio], 1: ratio / 4, 2: 0.25 - ratio / 4}
+    probe = {f"level_{lv}": floor + g for lv, g in gains.items()}
+    same = {f"level_{lv}": floor for lv in gains}
+    return {
+        "probe_full": probe,
+        "untrained_probe_full": same,
+        "knn_full": probe,
+        "bayes_full": {f"level_{lv}": 1.0 for lv in gains},
+        "probe_visible": {k: v - 0.0625 for k, v in probe.items()},
+        "untrained_probe_visible": {k: v - 0.0625 for k, v in same.items()},
+        "bayes_visible": {f"level_{lv}": 1.0 - ratio / 2 for lv in gains},
+        "chance": {"level_0": 0.125, "level_1": 0.125, "level_2": 0.125},
+        "d_c_bits": D_C[ratio],
+        "c_share": {"level_0": 0.0, "level_1": 1.0 - ratio, "level_2": ratio},
+        "p_in_S": {"level_0": 1.0, "level_1": ratio, "level_2": ratio},
+    }
+
+
+def add(db, tmp_path, ratio, unit, seed):
+    params = {"mask_ratio": ratio, "mask_unit": unit, "seed": seed}
+    cfg = {"train": params, "evaluate": {"symbols": {"pool": "mean"}}}
+    db.add_run(sweep="rhm", config_hash=config_hash(cfg), config=cfg, params=params,
+               run_dir=tmp_path / f"r{ratio}-{unit}-{seed}")  # fmt: skip
+    return db.claim_next("rhm")
+
+
+def fill(db_path, tmp_path) -> None:
+    with ResultsDB(db_path) as db:
+        for ratio in RATIOS:
+            for unit in UNITS:
+                for seed in (0, 1, 2):
+                    claim = add(db, tmp_path, ratio, unit, seed)
+                    db.finish(claim, {"symbols": symbol_metrics(ratio, seed),
+                                      "train": quality(0.125)}, {})  # fmt: skip
+        claim = add(db, tmp_path, 0.75, 8, 3)  # under-trained: shown, flagged, not ranked
+        db.finish(claim, {"symbols": symbol_metrics(0.75, 3), "train": quality(0.625)}, {})
+        claim = add(db, tmp_path, 0.9, 8, 0)  # the cell's only run failed
+        db.fail(claim, "Traceback ...\nRuntimeError: loss is nan at step 7")
+
+
+def quality(excess: float) -> dict:
+    return {"heldout_loss": 0.5 + excess * 0.5, "bayes_loss": 0.5, "plateau_loss": 1.0,
+            "normalised_excess": excess}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("rhm_report")
+    fill(tmp / "r.db", tmp)
+    with ResultsDB(tmp / "r.db") as db:
+        rows = db.metric_table("rhm")
+    return build_report(tmp / "r.db", tmp / "out", sweep="rhm"), rows
+
+
+def test_rhos_are_the_hand_computed_ones(report):
+    _, rows = report
+    assert symbol_levels(rows) == ["level_0", "level_1", "level_2"]
+    rho, trained, under, outcome = level_verdict(rows, "level_0", "full", "d_c_bits")
+    assert (trained, under) == (18, 1)
+    assert rho.value == pytest.approx(0.5) and rho.low == pytest.approx(0.5)
+    assert outcome == "agrees"
+    assert level_verdict(rows, "level_0", "full", "p_in_S")[3] == (
+        "untestable: the prediction does not vary"
+    )
+    rho, *_, outcome = level_verdict(rows, "level_1", "full", "p_in_S")
+    assert rho.value == pytest.approx(1.0) and outcome == "agrees"
+    rho, *_, outcome = level_verdict(rows, "level_1", "full", "c_share")
+    assert rho.value == pytest.approx(-1.0) and outcome.startswith("disagrees")
+    assert level_verdict(rows, "level_2", "visible", "p_in_S")[3].startswith("disagrees")
+    # Within one unit the same ranks hold; the under-trained run is left out there too.
+    unit8 = [r for r in rows if r["mask_unit"] == 8]
+    rho, trained, under, _ = level_verdict(unit8, "level_0", "full", "d_c_bits")
+    assert rho.value == pytest.approx(0.5) and (trained, under) == (9, 1)
+
+
+def test_the_report_holds_every_section_and_number(report):
+    result, _ = report
+    text = result.path.read_text()
+    for title in (
+        "## Training quality: distance to the Bayes loss",
+        "## Symbols per level: what a linear probe reads of the grammar",
+        "## The theory's profile of the same cells",
+        "## Does the measurement follow the theory? (per level)",
+        "### Which theory quantity tracks the measured curve",
+        "### Verdict per level",
+        "## Class accuracy against the masking ratio, beside the paper's Table 1",
+    ):
+        assert title in text, title
+    assert (result.path.parent / "symbol_heatmaps.png").is_file()
+    assert (result.path.parent / "class_vs_ratio.png").is_file()
+    assert text.count("| under-trained |") == 1  # the fourth seed at 0.75 / 8
+    assert "without a finished run (blank in the heat maps): ratio 0.9 unit 8 (failed)." in text
+    # Level 0 at 0.25 / unit 4: floors 0.25, 0.28125, 0.3125 plus 1/8, t(0.975, 2) * sd / sqrt 3.
+    assert "| 0.25 | 4 | 0 | 3/3 | 0.406 ± 0.078 | 0.281 ± 0.078 |" in text
+    assert "| 0.75 | 8 | 0 | 3/4 |" in text
+    assert "| 0.25 | 4 | 10.0 | 0.000 | 0.750 | 0.250 | 1.000 | 0.250 | 0.250 |" in text
+    assert "| level 0 (class) | d_c (bits) | 18 | 1 | +0.50 [+0.50, +0.50] | agrees |" in text
+    assert "- level 1, full image: across all cells d_c (bits), P(level in S);" in text
+    assert "- level 0 (class): untestable: the prediction does not vary" in text
+    assert "- level 2: disagrees" in text
+    # Class accuracy beside Table 1: ours in %, the paper's row at 0.75, the peaks.
+    assert "| 0.75 | 67.4 | 65.6 ± 7.8 |" in text
+    assert "| 0.1 | 47.5 | – | – |" in text
+    assert "Peak ratio: unit 4: 0.75; unit 8: 0.75 (paper: 0.75)." in text
+
+
+def test_headline_and_verdict_lead_with_symbols(report, capsys):
+    result, _ = report
+    lines = result.headline.splitlines()
+    assert lines[0] == (
+        "| ratio | unit | trained runs | L0 probe / floor | L1 probe / floor | L2 probe / floor |"
+    )
+    assert "| 0.25 | 4 | 3/3 | 0.406 / 0.281 | 0.344 / 0.281 | 0.469 / 0.281 |" in lines
+    assert len(lines) == 2 + 6  # six measured cells; the failed one has no row
+    assert "18 of 19 run(s) trained" in result.verdict
+    assert "symbols, level 1: agrees" in result.verdict
+
+
+def test_report_cli_prints_the_symbols_headline(tmp_path, capsys):
+    fill(tmp_path / "r.db", tmp_path)
+    assert main(["report", str(tmp_path / "r.db"), "--sweep", "rhm", "--out",
+                 str(tmp_path / "out")]) == 0  # fmt: skip
+    assert "| L0 probe / floor |" in capsys.readouterr().out
