@@ -89,3 +89,15 @@ def test_bad_texture_knobs_are_refused(name, words):
         load_model(name)
     for word in words:
         assert word in str(err.value)
+
+
+def test_without_texture_keeps_a_shifted_dictionary():
+    from maeid.evaluate.rendition import shifted_model
+
+    model = load_model("rhm32:p_texture=0.5")
+    shifted = shifted_model(model, "invert", 1.0)
+    plain = without_texture(shifted)
+    assert plain.knobs.p_texture == 0 and shifted.knobs.p_texture == 0.5
+    assert np.array_equal(plain.patches, shifted.patches)
+    assert not np.array_equal(plain.patches, model.patches)
+    assert (signature_classes(plain.sample(200, seed=0)) == -1).all()

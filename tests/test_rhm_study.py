@@ -32,6 +32,33 @@ def test_symbols_refuses_other_data_and_bad_options(tmp_path):
     assert not any(tmp_path.iterdir())  # nothing written
 
 
+@pytest.mark.parametrize(
+    ("model", "evaluate", "error"),
+    [
+        (MODEL, {"symbols": {"sample": 10}}, r"unknown symbols option\(s\) \['sample'\]"),
+        ("qt32", {"symbols": {}}, "symbols needs the rhm32 model's symbols, not data.model='qt32'"),
+        ("qt32", {"shape_bias": {}}, "shape_bias needs the rhm32"),
+        (MODEL, {"rendition": {"pool": "max"}}, "rendition pool 'max'"),
+        (MODEL, {"identifiability": {"landmark": 5}}, r"unknown identifiability option"),
+        (MODEL, {"probe": {"max_tests": 5}}, r"unknown probe option"),
+    ],
+)
+def test_a_sweep_refuses_a_bad_evaluation_before_it_trains(tmp_path, model, evaluate, error):
+    spec = SweepSpec.from_dict(
+        {"name": "bad", "base": str(ROOT / "configs" / "tiny.yaml"),
+         "set": {"data.model": model}, "grid": {"mask_ratio": [0.5, 0.75]},
+         "evaluate": evaluate},
+        tmp_path,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match=error):
+        spec.plan()
+    assert SweepSpec.from_dict(
+        {"name": "good", "base": str(ROOT / "configs" / "tiny.yaml"), "set": {"data.model": model},
+         "grid": {"mask_ratio": [0.5]}, "evaluate": {"reconstruction": {"recon_images": 8}}},
+        tmp_path,
+    ).plan()[0]  # fmt: skip
+
+
 def test_the_shipped_rhm32_sweep_plans_its_impossible_cells():
     spec = SweepSpec.from_yaml(ROOT / "configs" / "sweeps" / "rhm32_ratio_unit.yaml")
     runnable, skipped = spec.plan()

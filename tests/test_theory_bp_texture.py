@@ -92,7 +92,7 @@ def test_bayes_mse_with_texture_equals_enumeration(tiny):
     assert absent == pytest.approx(1 - tiny.knobs.p_texture)
 
 
-def test_without_texture_bp_is_unchanged():
+def test_signature_amplitude_alone_leaves_bp_unchanged():
     plain = load_model("rhm32:levels=2,patch=2,v=3,m=2,n_classes=2,sigma=0.6", seed=1)
     silent = load_model("rhm32:levels=2,patch=2,v=3,m=2,n_classes=2,sigma=0.6,texture=0.9", seed=1)
     images = plain.sample(30, seed=2).images
@@ -113,3 +113,11 @@ def test_the_cue_helps_bayes_only_when_tied():
     post = class_posterior(model, sample.images, blind, tied=False)
     ignoring = (post.argmax(1) == truth).mean()
     assert tied > 0.9 and ignoring < 0.4
+
+
+def test_an_impossible_image_is_named_not_turned_into_nan():
+    model = load_model("rhm32:levels=2,patch=2,v=3,m=2,n_classes=2,sigma=0", seed=1)
+    images = model.sample(4, seed=0).images.copy()
+    images[2] += 0.5  # no rendering explains it when the noise is 0
+    with pytest.raises(ValueError, match="image 2 is impossible"):
+        tree_posterior(model, images, None)

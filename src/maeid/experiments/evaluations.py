@@ -90,6 +90,49 @@ def run_evaluations(
     return metrics, artefacts
 
 
+IDENTIFIABILITY_OPTIONS = (
+    "samples", "landmarks", "max_train", "untrained_baseline", "region_readout",
+)  # fmt: skip
+RHM_EVALUATIONS = ("symbols", *TEXTURE_MEASURES)  # read the rhm32 model's symbols
+
+
+def check_evaluations(requested: Mapping[str, Mapping[str, Any]], data: Mapping[str, Any]) -> None:
+    """Refuse before training what would fail after it: an unknown evaluation or option, or
+    a measure that the run's data (its training config's `data` section) cannot support."""
+    from maeid.evaluate.suite import EvalOptions
+    from maeid.experiments.texture_evaluations import OPTIONS as TEXTURE_OPTIONS
+    from maeid.hlvm.random_hierarchy import is_rhm_name
+
+    unknown = sorted(set(requested) - set(EVALUATIONS))
+    if unknown:
+        raise ValueError(f"unknown evaluation(s) {unknown}; available: {list(EVALUATIONS)}")
+    known = {
+        "identifiability": IDENTIFIABILITY_OPTIONS,
+        "symbols": SYMBOL_OPTIONS,
+        **dict.fromkeys(TEXTURE_MEASURES, tuple(sorted(TEXTURE_OPTIONS))),
+        **dict.fromkeys(SUITE_MEASURES, (*EvalOptions.__dataclass_fields__, "data")),
+    }
+    synthetic = data.get("source") == "synthetic"
+    rhm = synthetic and is_rhm_name(str(data.get("model", "")))
+    for name, options in requested.items():
+        wrong = sorted(set(options or {}) - set(known[name]))
+        if wrong:
+            raise ValueError(f"unknown {name} option(s) {wrong}; known: {list(known[name])}")
+        if name == "identifiability" and not synthetic:
+            raise ValueError(
+                f"identifiability needs synthetic data with known latents, not data.source="
+                f"{data.get('source')!r}; drop it from `evaluate` or use probe/knn/robustness"
+            )
+        if name in RHM_EVALUATIONS and not rhm:
+            raise ValueError(
+                f"{name} needs the rhm32 model's symbols, not data.model="
+                f"{data.get('model')!r}; train on rhm32 (or rhm32:knob=value,...) or drop it"
+            )
+        pool = (options or {}).get("pool", "mean")
+        if name in RHM_EVALUATIONS and pool not in ("mean", "cls"):
+            raise ValueError(f"{name} pool {pool!r}: use mean or cls")
+
+
 def identifiability(
     model: nn.Module, cfg: TrainConfig, options: Mapping[str, Any], run_dir: Path | None = None
 ) -> tuple[Metrics, Artefacts]:

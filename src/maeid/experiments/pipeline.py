@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from maeid.experiments.evaluations import run_evaluations
+from maeid.experiments.evaluations import check_evaluations, run_evaluations
 from maeid.experiments.runner import RunContext, RunOutcome
 
 
@@ -30,6 +30,8 @@ def train_and_evaluate(ctx: RunContext) -> RunOutcome:
     from maeid.train.loop import train
 
     cfg = from_dict(ctx.config["train"]).validate()
+    requested = evaluation_options(ctx.config.get("evaluate"))
+    check_evaluations(requested, ctx.config["train"].get("data", {}))  # before, not after, training
     cfg.run.progress = ctx.show_progress and cfg.run.progress
     train_dir = ctx.run_dir / "train"
     resume = (train_dir / "checkpoints" / "last.pt").is_file()
@@ -42,9 +44,7 @@ def train_and_evaluate(ctx: RunContext) -> RunOutcome:
     seconds = time.perf_counter() - start
     model = result.model.cpu().eval()
     trained_cfg = _trained_config(train_dir)
-    metrics, artefacts = run_evaluations(
-        evaluation_options(ctx.config.get("evaluate")), model, trained_cfg, ctx.run_dir
-    )
+    metrics, artefacts = run_evaluations(requested, model, trained_cfg, ctx.run_dir)
     metrics["train"] = {
         "steps": result.step,
         "first_loss": result.first_loss,

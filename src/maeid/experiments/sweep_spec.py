@@ -215,12 +215,17 @@ class SweepSpec:
     ) -> tuple[list[SweepPoint], list[SkippedPoint]]:
         """The points that can run, and the cells that cannot, with the reason.
 
-        Resolving every point checks every key and value; a cell whose mask leaves no
+        Resolving every point checks every key and value, and the evaluations' names,
+        options and data (for the default run function); a cell whose mask leaves no
         unit visible (or masks none, or does not tile the image) is skipped rather than
         left to fail after the cells before it have trained. Nothing is written.
         """
         runnable, skipped = [], []
         for point in self.points(resolve):
+            if self.run == DEFAULT_RUN:  # the pipeline's evaluations, refused before training
+                from maeid.experiments.evaluations import check_evaluations
+
+                check_evaluations(self.evaluate, (point.config.get("train") or {}).get("data", {}))
             reason = mask_problem(point.config.get("train"))
             if reason is None:
                 runnable.append(point)

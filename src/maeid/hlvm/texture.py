@@ -13,7 +13,7 @@ whose output is the same as without the cue).
 
 `stamp_signature` writes any class's signature onto a signature-free sample (cue-conflict
 images take class B's signature on class A's tree); `signature_scores` is a detector (the
-correlation of the image's mean residual patch with each signature);
+cosine similarity of the image's mean residual patch with each signature);
 `signature_components` describes the cue to belief propagation as a mixture over "which
 signature, if any", either tied to the class (the true model) or independent of it (an
 observer that ignores the cue).
@@ -21,6 +21,7 @@ observer that ignores the cue).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -64,9 +65,10 @@ def signature_classes(sample: Sample) -> np.ndarray:
 
 def without_texture(model: RandomHierarchy) -> RandomHierarchy:
     """The same model (rules, patches, signatures) whose samples never carry a signature."""
-    from maeid.hlvm.random_hierarchy import RandomHierarchy
-
-    return RandomHierarchy(replace(model.knobs, p_texture=0.0), seed=model.seed)
+    plain = copy.copy(model)  # a copy, not a rebuild: it keeps a shifted patch dictionary
+    plain.knobs = replace(model.knobs, p_texture=0.0)
+    plain.builder = {"name": plain.knobs.tag()}
+    return plain
 
 
 def stamp_signature(model: RandomHierarchy, sample: Sample, classes: np.ndarray) -> Sample:

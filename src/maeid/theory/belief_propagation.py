@@ -290,7 +290,15 @@ def _mixture(
     # log P(x | component) up to a constant shared by the components, then P(component | x)
     with np.errstate(divide="ignore"):
         log_w = log_evidence + log_up.reshape(n_comp, n) + np.log(prior.sum(1))[:, None]
-    weight = np.exp(log_w - log_w.max(0, keepdims=True))
+    best = log_w.max(0, keepdims=True)
+    if not np.isfinite(best).all():
+        bad = int(np.flatnonzero(~np.isfinite(best[0]))[0])
+        raise ValueError(
+            f"image {bad} is impossible under {model.name} (no rendering explains its "
+            f"visible pixels at sigma={model.knobs.sigma}); pass images of this model, "
+            "standardised back to its pixel scale"
+        )
+    weight = np.exp(log_w - best)
     weight /= weight.sum(0, keepdims=True)  # (K, N)
 
     def mixed(belief: np.ndarray) -> np.ndarray:
