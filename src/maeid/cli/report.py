@@ -17,7 +17,8 @@ sweep's evaluations made (attention maps, reconstructions, t-SNE for labelled da
 synthetic sweep's report opens with the theory's profile of its model over the sweep's
 ratios and units. An rhm32 sweep (`evaluate: symbols`) gets probe accuracy per level of the
 grammar beside floors and Bayes limits, the theory's d_c, share of c and P(level in S) per
-cell, Spearman's rho between them per level, and class accuracy against the ratio beside
+cell, Spearman's rho between each of these and the probe's gain over its floor per level,
+and class accuracy against the ratio beside
 the paper's Table 1. Sections without data say so.
 """
 

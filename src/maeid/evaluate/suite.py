@@ -21,8 +21,8 @@ Measurements (each optional):
   rendition shifts, beside their references (`maeid.evaluate.texture_measures`).
 
 Labelled data (Fashion-MNIST) supports probe, knn, tsne and robustness; synthetic data
-(with true latents) supports identify, or symbols for rhm32; every data set supports
-recon and attention.
+(with true latents) supports identify, or for rhm32 symbols, shape_bias and rendition
+(the last two only when asked for); every data set supports recon and attention.
 """
 
 from __future__ import annotations
@@ -37,9 +37,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from maeid.evaluate.artifacts import write_json
+from maeid.evaluate.texture_measures import MEASURES as TEXTURE_MEASURES
+from maeid.mae.model import untrained_copy
 
 MEASURES = ("probe", "knn", "tsne", "recon", "attention", "robustness", "identify", "symbols")
-MEASURES += ("shape_bias", "rendition")  # rhm32 only, never by default
+MEASURES += TEXTURE_MEASURES  # rhm32 only, never by default
 LABELLED = frozenset({"probe", "knn", "tsne", "robustness"})
 
 
@@ -350,8 +352,7 @@ class _Run:
         from maeid.evaluate.practical import practical_identifiability
 
         d = self.data
-        torch.manual_seed(self.opts.seed)  # the untrained floor: the same encoder at init
-        untrained = type(self.model)(**self.model.config).eval()
+        untrained = untrained_copy(self.model, self.opts.seed)  # the floor
         return practical_identifiability(self.model, d.source_model, d.test_images, d.latents,
                                          self.ratio, seed=self.opts.seed,
                                          untrained=untrained)  # fmt: skip
@@ -364,8 +365,7 @@ class _Run:
         # A training split from a sampling seed apart from the training run's and the test's.
         train = d.source_model.sample(self.opts.max_train, seed=self.opts.seed + 7919)
         norm = _normalizer(d.mean, d.std)
-        torch.manual_seed(self.opts.seed)  # the untrained floor: the same encoder at init
-        untrained = type(model)(**model.config).eval()
+        untrained = untrained_copy(model, self.opts.seed)  # the floor
         result = evaluate_symbols(
             model, d.source_model, norm(torch.from_numpy(train.images)), train.latents,
             d.test_images, d.latents, d.mean, d.std, self.ratio, untrained=untrained,
@@ -382,8 +382,7 @@ class _Run:
     def shape_bias(self) -> dict[str, float]:
         from maeid.evaluate.texture_measures import shape_bias_metrics
 
-        torch.manual_seed(self.opts.seed)  # the untrained floor: the same encoder at init
-        untrained = type(self.model)(**self.model.config).eval()
+        untrained = untrained_copy(self.model, self.opts.seed)  # the floor
         return shape_bias_metrics(self.model, self.data.source_model, self.data.mean,
                                   self.data.std, untrained, **self._texture_sizes())  # fmt: skip
 

@@ -40,8 +40,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from maeid.experiments.texture_evaluations import MEASURES as TEXTURE_MEASURES
+from maeid.evaluate.texture_measures import MEASURES as TEXTURE_MEASURES
 from maeid.experiments.texture_evaluations import texture_evaluation
+from maeid.mae.model import untrained_copy
 from maeid.train.config import TrainConfig
 
 Metrics = dict[str, Any]
@@ -162,8 +163,7 @@ def identifiability(
     )
     untrained = None
     if options.get("untrained_baseline", True):
-        torch.manual_seed(cfg.run.seed)  # the training run's initialisation
-        untrained = type(model)(**model.config).eval()
+        untrained = untrained_copy(model, cfg.run.seed)  # the run's initialisation
     result = practical_identifiability(
         model,
         held_out.model,
@@ -234,8 +234,7 @@ def symbols(
         for n, offset in ((n_train, PROBE_TRAIN_SEED_OFFSET), (n_test, HELD_OUT_SEED_OFFSET))
     ]
     train, test = splits
-    torch.manual_seed(cfg.run.seed)  # the untrained floor: the training run's initialisation
-    untrained = type(model)(**model.config).eval()
+    untrained = untrained_copy(model, cfg.run.seed)  # the floor: the run's initialisation
     result = evaluate_symbols(
         model, test.model,
         train.images.batch(torch.arange(n_train)), train.latents,

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import torch
 from torch import nn
 
+from maeid.evaluate.texture_measures import MEASURES
+from maeid.mae.model import untrained_copy
 from maeid.train.config import TrainConfig
 
-MEASURES = ("shape_bias", "rendition")
 OPTIONS = {"train", "test", "pool", "probe_epochs", "untrained_baseline"}
 
 
@@ -51,6 +51,5 @@ def texture_evaluation(
         return rendition_metrics(model, hlvm_model, mean, std, **sizes)
     untrained = None
     if options.get("untrained_baseline", True):
-        torch.manual_seed(cfg.run.seed)  # the training run's initialisation
-        untrained = type(model)(**model.config).eval()
+        untrained = untrained_copy(model, cfg.run.seed)  # the run's initialisation
     return shape_bias_metrics(model, hlvm_model, mean, std, untrained, **sizes)

@@ -300,6 +300,14 @@ class MaskedAutoencoder(nn.Module):
         return self.blocks[-1].attention_probabilities(x)
 
 
+def untrained_copy(model: nn.Module, seed: int) -> nn.Module:
+    """The same architecture at the initialisation `seed` gives, in eval mode: the floor a
+    trained encoder is held against. Seeds torch's global generator, as training does, so
+    the copy is the run's own starting point when `seed` is its `run.seed`."""
+    torch.manual_seed(seed)
+    return type(model)(**model.config).eval()
+
+
 def visible_ids(mask: torch.Tensor, num_tokens: int) -> torch.Tensor:
     """(N, L) token mask (1 = masked) -> (N, K) visible token indices in raster order."""
     if mask.ndim != 2 or mask.shape[1] != num_tokens:
