@@ -18,7 +18,8 @@ Metric names the report understands (written by `maeid.experiments.pipeline`):
 - artefacts `attention`, `tsne`, `reconstructions` (PNG paths), copied into the report's
   `runs/` folder so that the report folder stands on its own;
 - per evaluation with its own sections (`EVALUATION_SECTIONS`): `symbols.*` (rhm32 sweeps,
-  `maeid.experiments.report_symbols`).
+  `maeid.experiments.report_symbols`), `shape_bias.*` and `rendition.*`
+  (`maeid.experiments.report_texture`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from maeid.experiments.report_figures import (
     reconstruction_vs_ratio,
 )
 from maeid.experiments.report_symbols import symbols_headline, symbols_sections, symbols_verdict
+from maeid.experiments.report_texture import texture_headline, texture_sections, texture_verdict
 from maeid.experiments.report_theory import theory_sections
 from maeid.experiments.results_db import ResultsDB, RunRecord
 from maeid.output_path import check_output_dir
@@ -82,7 +84,10 @@ REAL_IMAGE_COLUMNS = {
 # Evaluations with sections of their own, in report order: (sections, headline, verdict).
 # sections(rows, runs, out, figures) -> Markdown sections ([] without the evaluation's
 # metrics); headline(rows) -> a Markdown table or None; verdict(rows) -> plain lines.
-EVALUATION_SECTIONS = ((symbols_sections, symbols_headline, symbols_verdict),)
+EVALUATION_SECTIONS = (
+    (symbols_sections, symbols_headline, symbols_verdict),
+    (texture_sections, texture_headline, texture_verdict),
+)
 # Per-run figures, by artefact name, as the report names them.
 PER_RUN_IMAGES = {"attention": "attention maps", "reconstructions": "reconstructions",
                   "tsne": "t-SNE"}  # fmt: skip

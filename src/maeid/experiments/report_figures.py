@@ -336,3 +336,37 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     plt.close(fig)
     tmp.replace(path)
     return path
+
+
+def shape_bias_vs_ratio(
+    trained: dict[Any, dict[float, Any]], untrained: dict[Any, dict[float, float]],
+    pixels: float | None, path: Path,
+) -> Path | None:  # fmt: skip
+    """The trained encoder's shape bias against the ratio per unit (`Interval`s: mean and
+    95 % interval over trained seeds), its untrained floor, the pixel probe and the Bayes
+    reference (1), beside the paper's Table 2; None without two ratios."""
+    if len({ratio for curve in trained.values() for ratio in curve}) < 2:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+    for i, (unit, curve) in enumerate(trained.items()):
+        xs = sorted(curve)
+        ys = [curve[x].value for x in xs]
+        errors = [0.0 if math.isnan(curve[x].halfwidth) else curve[x].halfwidth for x in xs]
+        ax.errorbar(xs, ys, yerr=errors, marker="o", capsize=3, color=f"C{i}",
+                    label=f"trained, unit {unit}px")  # fmt: skip
+        floor = untrained.get(unit, {})
+        if floor:
+            fx = sorted(floor)
+            ax.plot(fx, [floor[x] for x in fx], linestyle=":", color=f"C{i}",
+                    label=f"untrained, unit {unit}px")  # fmt: skip
+    if pixels is not None:
+        ax.axhline(pixels, color="0.6", linestyle="-.", label="pixel probe")
+    ax.axhline(1.0, color="0.2", linewidth=0.8, label="Bayes (reads only the tree)")
+    paper = paper_results.shape_bias_vs_ratio()
+    keys = sorted(paper)
+    ax.plot(keys, [paper[k] for k in keys], **PAPER_STYLE, label="paper: Table 2 (ImageNet)")
+    ax.set(title="Shape bias on cue-conflict images", xlabel="masking ratio",
+           ylabel="shape bias", xlim=(0, 1), ylim=(-0.02, 1.05))  # fmt: skip
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, path)

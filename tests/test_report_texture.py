@@ -1,0 +1,159 @@
+"""The rhm32 report's shape-bias and rendition sections from a hand-made database.
+
+Ratios 0.1, 0.5, 0.9 x units 4, 8 x seeds 0-2, all trained; an under-trained fourth seed
+at 0.9 / unit 8 with shape bias 0; a grid cell (0.25 / 8) whose only run failed. Seed s
+adds s/32 to the trained shape bias, so each cell's three values are x, x + 1/32,
+x + 1/16: mean x + 1/32, 95 % half-width t(0.975, 2) * (1/32) / sqrt(3) = 0.078.
+
+- unit 4 peaks in the middle (0.2, 0.5, 0.3): the paper's shape;
+- unit 8 rises (0.25, 0.5, 0.75): not the paper's shape.
+
+Rendition: clean 0.875, `invert_0.25` 0.5 + ratio / 4 + s/32, `blur_1` 0.5; Bayes 1,
+0.9375, 0.75.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from maeid.evaluate.intervals import Interval, mean_interval
+from maeid.experiments import paper_results
+from maeid.experiments.config_hash import config_hash
+from maeid.experiments.report import build_report
+from maeid.experiments.report_texture import shape_verdict, shifts_of
+from maeid.experiments.results_db import ResultsDB
+
+RATIOS, UNITS = (0.1, 0.5, 0.9), (4, 8)
+SHAPE = {4: {0.1: 0.2, 0.5: 0.5, 0.9: 0.3}, 8: {0.1: 0.25, 0.5: 0.5, 0.9: 0.75}}
+
+
+def metrics(ratio: float, unit: int, seed: int, excess: float, shape: float | None = None):
+    shift = seed / 32
+    bias = SHAPE[unit][ratio] + shift if shape is None else shape
+    return {
+        "shape_bias": {"trained": bias, "untrained": 0.125, "pixels": 0.0625, "bayes": 1.0,
+                       "clean_trained": 0.75, "clean_untrained": 0.5, "clean_pixels": 0.9,
+                       "clean_bayes": 1.0},  # fmt: skip
+        "rendition": {"clean": 0.875, "invert_0.25": 0.5 + ratio / 4 + shift, "blur_1": 0.5,
+                      "bayes_clean": 1.0, "bayes_invert_0.25": 0.9375, "bayes_blur_1": 0.75},
+        "train": {"heldout_loss": 0.5 + excess * 0.5, "bayes_loss": 0.5, "plateau_loss": 1.0,
+                  "normalised_excess": excess},
+    }  # fmt: skip
+
+
+def add(db, tmp_path, ratio, unit, seed):
+    params = {"mask_ratio": ratio, "mask_unit": unit, "seed": seed}
+    cfg = {"train": params, "evaluate": {"shape_bias": {}, "rendition": {}}}
+    db.add_run(sweep="tex", config_hash=config_hash(cfg), config=cfg, params=params,
+               run_dir=tmp_path / f"r{ratio}-{unit}-{seed}")  # fmt: skip
+    return db.claim_next("tex")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("texture_report")
+    with ResultsDB(tmp / "r.db") as db:
+        for ratio in RATIOS:
+            for unit in UNITS:
+                for seed in (0, 1, 2):
+                    db.finish(
+                        add(db, tmp, ratio, unit, seed), metrics(ratio, unit, seed, 0.125), {}
+                    )
+        # Under-trained, with shape bias 0: shown and counted, kept out of the comparison.
+        db.finish(add(db, tmp, 0.9, 8, 3), metrics(0.9, 8, 3, 0.625, shape=0.0), {})
+        db.fail(add(db, tmp, 0.25, 8, 0), "RuntimeError: loss is nan at step 7")
+        rows = db.metric_table("tex")
+    result = build_report(tmp / "r.db", tmp / "out", sweep="tex", with_theory=False)
+    return result, result.path.read_text(), rows
+
+
+def test_paper_table_2_is_data_with_its_source():
+    assert paper_results.shape_bias_vs_ratio() == {
+        0.1: 0.1352, 0.25: 0.2545, 0.5: 0.2458, 0.75: 0.2563, 0.9: 0.2014
+    }  # fmt: skip
+    assert "Table 2" in paper_results.SHAPE_BIAS_CITATION
+
+
+def test_shape_verdict_reads_the_curve():
+    def curve(points):
+        return {
+            x: Interval(v, v - h, v + h, 3 if not math.isnan(h) else 1)
+            for x, (v, h) in points.items()
+        }
+
+    rising = curve({0.1: (0.2, 0.01), 0.5: (0.4, 0.01), 0.9: (0.6, 0.01)})
+    assert shape_verdict(rising).startswith(
+        "not the paper's shape: the shape bias peaks at the highest ratio 0.9"
+    )
+    falling = curve({0.1: (0.6, 0.01), 0.5: (0.4, 0.01), 0.9: (0.2, 0.01)})
+    assert "peaks at the lowest ratio 0.1" in shape_verdict(falling)
+    peaked = curve({0.1: (0.1, 0.05), 0.5: (0.3, 0.05), 0.9: (0.2, 0.05)})
+    assert shape_verdict(peaked).startswith(
+        "the paper's shape: the peak is at the middle ratio 0.5"
+    )
+    # Intervals that overlap (0.1 + 0.15 > 0.3 - 0.15): peaked, but not established.
+    wide = curve({0.1: (0.1, 0.15), 0.5: (0.3, 0.15), 0.9: (0.2, 0.15)})
+    assert "the paper's shape is not established" in shape_verdict(wide)
+    single = curve({0.1: (0.1, math.nan), 0.5: (0.3, math.nan), 0.9: (0.2, math.nan)})
+    assert "one seed gives no interval" in shape_verdict(single)
+    assert shape_verdict(curve({0.1: (0.1, 0.01), 0.5: (0.3, 0.01)})).startswith("untestable")
+    # The paper's own numbers, as a curve without intervals, peak in the middle.
+    paper = {x: mean_interval([v]) for x, v in paper_results.shape_bias_vs_ratio().items()}
+    assert "peaks at a middle ratio (0.75)" in shape_verdict(paper)
+
+
+def test_shape_bias_section_numbers(report):
+    result, text, rows = report
+    assert "## Shape bias: does the encoder read the tree or the texture?" in text
+    assert (result.path.parent / "shape_bias_heatmaps.png").is_file()
+    assert (result.path.parent / "shape_bias_vs_ratio.png").is_file()
+    # 0.1 / unit 4: 0.2, 0.23125, 0.2625; untrained, pixels, Bayes and clean without spread.
+    assert ("| 0.1 | 4 | 3/3 | 0.231 ± 0.078 | 0.125 ± 0.000 | 0.062 ± 0.000 | 1.000 ± 0.000 "
+            "| 0.750 ± 0.000 |") in text  # fmt: skip
+    # 0.9 / unit 8 holds the under-trained run in its table row: (0.75 + 0.78125 + 0.8125 + 0) / 4.
+    assert "| 0.9 | 8 | 3/4 | 0.586 ± " in text
+    assert "run 19 (ratio 0.9, unit 8, seed 3, excess 0.625)" in text
+    assert (
+        "Cells without a finished run (missing from the heat maps): ratio 0.25 unit 8 (failed)."
+        in text
+    )
+    # Beside Table 2, trained runs only: the under-trained zero is left out at 0.9 / unit 8.
+    assert "| 0.9 | 0.2014 | 0.331 ± 0.078 | 0.781 ± 0.078 |" in text
+    assert "| 0.25 | 0.2545 | – | – |" in text
+    assert "| 0.75 | 0.2563 | – | – |" in text
+    assert "- unit 4: the paper's shape: the peak is at the middle ratio 0.5" in text
+    assert "- unit 8: not the paper's shape: the shape bias peaks at the highest ratio 0.9" in text
+    assert "shape bias, unit 4: the paper's shape" in result.verdict
+    assert "shape bias, unit 8: not the paper's shape" in result.verdict
+
+
+def test_rendition_section_numbers(report):
+    result, text, rows = report
+    assert shifts_of(rows) == [("invert", 0.25), ("blur", 1.0)]
+    assert "## Rendition shifts: the same trees, drawn differently" in text
+    assert (result.path.parent / "rendition_heatmaps.png").is_file()
+    # 0.5 / unit 4, invert 0.25: 0.625, 0.65625, 0.6875; drop from 0.875: 0.21875 each side.
+    assert ("| 0.5 | 4 | 3/3 | invert 0.25 | 0.656 ± 0.078 | 0.875 ± 0.000 | 0.219 ± 0.078 "
+            "| 0.938 ± 0.000 | 1.000 ± 0.000 |") in text  # fmt: skip
+    assert "| 0.5 | 4 | 3/3 | blur 1 | 0.500 ± 0.000 | 0.875 ± 0.000 | 0.375 ± 0.000 |" in text
+    # Beside Table 1: paper IN1K / mean of five shifted sets; ours clean / mean over shifts.
+    # 0.5 / unit 4: (0.65625 + 0.5) / 2 = 0.578 on average, half-width 0.078 / 2.
+    assert "| 0.5 | 60.1 / 19.7 | 87.5 ± 0.0 / 57.8 ± 3.9 |" in text
+    # 0.9 / unit 8, trained only: (0.725 + 1/32 + 0.5) / 2 = 0.628.
+    assert "| 0.9 | 63.0 / 19.5 | 87.5 ± 0.0 / 62.8 ± 3.9 | 87.5 ± 0.0 / 62.8 ± 3.9 |" in text
+    assert "| 0.75 | 67.4 / 23.4 | – | – |" in text
+    assert (
+        "Peak ratio of the mean shifted accuracy: unit 4: 0.9; unit 8: 0.9 (paper: 0.75)." in text
+    )
+
+
+def test_headline_leads_with_texture_when_alone(report):
+    result, _, _ = report
+    lines = result.headline.splitlines()
+    assert lines[0] == (
+        "| ratio | unit | trained runs | shape bias trained / untrained | clean / mean shifted |"
+    )
+    assert "| 0.1 | 4 | 3/3 | 0.231 / 0.125 | 0.875 / 0.528 |" in lines
+    assert len(lines) == 2 + 6
