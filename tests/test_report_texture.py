@@ -43,9 +43,9 @@ def metrics(ratio: float, unit: int, seed: int, excess: float, shape: float | No
     }  # fmt: skip
 
 
-def add(db, tmp_path, ratio, unit, seed):
+def add(db, tmp_path, ratio, unit, seed, evaluate=("shape_bias", "rendition")):
     params = {"mask_ratio": ratio, "mask_unit": unit, "seed": seed}
-    cfg = {"train": params, "evaluate": {"shape_bias": {}, "rendition": {}}}
+    cfg = {"train": params, "evaluate": evaluate}
     db.add_run(sweep="tex", config_hash=config_hash(cfg), config=cfg, params=params,
                run_dir=tmp_path / f"r{ratio}-{unit}-{seed}")  # fmt: skip
     return db.claim_next("tex")
@@ -64,6 +64,9 @@ def report(tmp_path_factory):
         # Under-trained, with shape bias 0: shown and counted, kept out of the comparison.
         db.finish(add(db, tmp, 0.9, 8, 3), metrics(0.9, 8, 3, 0.625, shape=0.0), {})
         db.fail(add(db, tmp, 0.25, 8, 0), "RuntimeError: loss is nan at step 7")
+        # A run never asked for the texture measures: not a missing cell of theirs.
+        claim = add(db, tmp, 0.75, 4, 0, evaluate={"symbols": {}})
+        db.finish(claim, {"train": metrics(0.5, 4, 0, 0.125)["train"]}, {})
         rows = db.metric_table("tex")
     result = build_report(tmp / "r.db", tmp / "out", sweep="tex", with_theory=False)
     return result, result.path.read_text(), rows
@@ -119,6 +122,7 @@ def test_shape_bias_section_numbers(report):
         "Cells without a finished run (missing from the heat maps): ratio 0.25 unit 8 (failed)."
         in text
     )
+    assert text.count("Cells without a finished run") == 2 and "ratio 0.75 unit 4 (" not in text
     # Beside Table 2, trained runs only: the under-trained zero is left out at 0.9 / unit 8.
     assert "| 0.9 | 0.2014 | 0.331 ± 0.078 | 0.781 ± 0.078 |" in text
     assert "| 0.25 | 0.2545 | – | – |" in text

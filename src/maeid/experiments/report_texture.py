@@ -37,8 +37,7 @@ Row = dict[str, Any]
 SHAPE = "shape_bias"
 RENDITION = "rendition"
 SHIFTED = "mean_shifted"  # a row's mean accuracy over every shift and severity
-READERS = {"trained": "trained", "untrained": "untrained", "pixels": "pixel probe",
-           "bayes": "Bayes"}  # fmt: skip
+READERS = ("trained", "untrained", "pixels", "bayes")  # shape-bias metrics, table order
 
 
 def texture_sections(
@@ -358,7 +357,8 @@ def _units(rows: Sequence[Row]) -> list[Any]:
 
 
 def _gap_notes(rows: Sequence[Row], runs: Sequence[RunRecord], prefix: str) -> list[str]:
-    """Lines naming the under-trained runs and the cells no finished run measured."""
+    """Lines naming the under-trained runs, and the cells whose runs were asked for the
+    `prefix` measure but none finished."""
     notes = []
     under = [r for r in _cells_rows(rows, prefix) if under_trained(r.get(EXCESS))]
     if under:
@@ -376,6 +376,9 @@ def _gap_notes(rows: Sequence[Row], runs: Sequence[RunRecord], prefix: str) -> l
     done = set(_cells(rows, prefix))
     states: dict[tuple, set[str]] = defaultdict(set)
     for run in runs:
+        requested = (run.config or {}).get("evaluate")  # names, or names mapped to options
+        if requested is not None and prefix not in requested:
+            continue  # the run was never asked for this measure
         if run.mask_ratio is not None and run.mask_unit is not None:
             states[(run.mask_ratio, run.mask_unit)].add(run.status)
     missing = {c: ", ".join(sorted(s)) for c, s in sorted(states.items()) if c not in done}
@@ -405,5 +408,5 @@ def _pct(interval: Interval | None) -> str:
     if interval is None or math.isnan(interval.value):
         return "–"
     if interval.n < 2 or math.isnan(interval.halfwidth):
-        return f"{100 * interval.value:.1f}"
+        return f"{100 * interval.value:.1f} (n=1)"
     return f"{100 * interval.value:.1f} ± {100 * interval.halfwidth:.1f}"
