@@ -132,9 +132,10 @@ def shape_bias_section(
     bayes = _mean(rows, f"{SHAPE}.bayes")
     readers = [name for name in ("trained", "untrained", "pixels")
                if any(r.get(f"{SHAPE}.{name}") is not None for r in rows)]  # fmt: skip
+    measured = _cells_rows(rows, SHAPE)  # a ratio no run measured adds no column
     fig = level_heatmaps(
-        rows, readers, [(SHAPE, "shape bias")], out / "shape_bias_heatmaps.png",
-        "shape bias", f"rhm32: shape bias on cue-conflict images (Bayes {bayes})",
+        measured, readers, [(SHAPE, "shape bias")], out / "shape_bias_heatmaps.png", "shape bias",
+        f"rhm32: shape bias on cue-conflict images (Bayes {bayes})",
     )  # fmt: skip
     figures.append(fig)
     columns = [f"{SHAPE}.{name}" for name in READERS] + [f"{SHAPE}.clean_trained"]
@@ -249,8 +250,9 @@ def rendition_section(
     kinds = [k for k in KINDS if any(kind == k for kind, _ in shifts)]
     views = ["clean", *(f"mean_{k}" for k in kinds), SHIFTED]
     notes = {v: f"Bayes {_mean(rows, f'{RENDITION}.bayes_{v}')}" for v in views}
+    measured = _cells_rows(rows, RENDITION)
     fig = level_heatmaps(
-        rows, views, [(RENDITION, "linear-probe accuracy")], out / "rendition_heatmaps.png",
+        measured, views, [(RENDITION, "linear-probe accuracy")], out / "rendition_heatmaps.png",
         "accuracy", "rhm32: class accuracy, clean and under rendition shifts (mean over "
         "severities)", notes,
     )  # fmt: skip
