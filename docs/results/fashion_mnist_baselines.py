@@ -4,13 +4,16 @@ The same probe (BatchNorm without affine + linear, AdamW, 30 epochs) and kNN (k=
 cosine) on the same 10,000 training and 2,000 test images as the sweeps' evaluation, fed
 with (a) the normalised raw pixels and (b) the [CLS] token of the sweeps' encoder at
 initialisation (seed 0, as the training runs start), at patch 4 (Sweep A) and patch 2
-(Sweep B).
+(Sweep B). The options widen it to the full sets and to mean-pooled features:
 
     .venv/bin/python docs/results/fashion_mnist_baselines.py
+    .venv/bin/python docs/results/fashion_mnist_baselines.py --max-train 60000 \
+        --max-test 10000 --pools cls,mean --patches 4
 """
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import torch
@@ -30,18 +33,28 @@ def probe_and_knn(train: torch.Tensor, test: torch.Tensor, data) -> tuple[float,
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-train", type=int, default=10000, help="probe set and kNN bank")
+    parser.add_argument("--max-test", type=int, default=2000)
+    parser.add_argument("--pools", default="cls", help="comma-separated: cls, mean")
+    parser.add_argument("--patches", default="4,2", help="comma-separated patch sizes")
+    args = parser.parse_args()
     torch.set_num_threads(1)
+    sizes = EvalOptions(progress=False, max_train=args.max_train, max_test=args.max_test)
     rows = []
-    for patch in (4, 2):
+    for i, patch in enumerate(int(p) for p in args.patches.split(",")):
         cfg = load_config(CONFIG, [f"model.patch_size={patch}"])
         torch.manual_seed(cfg.run.seed)
         model = build_model(cfg, (1, 32, 32)).eval()
-        data = load_eval_data("fashion_mnist", cfg, model, EvalOptions(progress=False))
-        if patch == 4:
+        data = load_eval_data("fashion_mnist", cfg, model, sizes)
+        if i == 0:
             pixels = [split.flatten(1) for split in (data.train_images, data.test_images)]
             rows.append(("raw pixels (1024)", *probe_and_knn(*pixels, data)))
-        feats = [frozen_features(model, x, "cls") for x in (data.train_images, data.test_images)]
-        rows.append((f"untrained encoder, patch {patch}", *probe_and_knn(*feats, data)))
+        for pool in args.pools.split(","):
+            splits = (data.train_images, data.test_images)
+            feats = [frozen_features(model, x, pool) for x in splits]
+            name = f"untrained encoder, patch {patch}" + ("" if pool == "cls" else f", {pool}")
+            rows.append((name, *probe_and_knn(*feats, data)))
     print("| features | linear % | kNN % |\n|---|---|---|")
     for name, linear, knn in rows:
         print(f"| {name} | {100 * linear:.1f} | {100 * knn:.1f} |")
