@@ -53,7 +53,7 @@ def main() -> None:
     carries = signature_classes(test) >= 0
     print(f"pixel probe (trained on the model's images): accuracy {hit[~carries].mean():.3f} "
           f"without a signature ({(~carries).sum()} images), {hit[carries].mean():.3f} with one "
-          f"({carries.sum()}); chance {1 / k.n_classes:.3f}")  # fmt: skip
+          f"({carries.sum()}); 1 / n_classes {1 / k.n_classes:.3f}")  # fmt: skip
 
     _, h, _ = model.spec.image_shape
     torch.manual_seed(0)
