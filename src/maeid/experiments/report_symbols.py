@@ -296,14 +296,18 @@ def class_section(rows: Sequence[Row], out: Path, figures: list[Path]) -> str:
 
 
 # ------------------------------------------------------------------------------ helpers
-def _cells(rows: Sequence[Row]) -> dict[tuple[float, int], list[Row]]:
-    """Rows grouped by (ratio, unit), in order."""
-    cells: dict[tuple[float, int], list[Row]] = defaultdict(list)
+def cells_with(rows: Sequence[Row], prefix: str) -> dict[tuple[float, Any], list[Row]]:
+    """Rows with a metric under `prefix`, grouped by (ratio, unit), in order."""
+    cells: dict[tuple[float, Any], list[Row]] = defaultdict(list)
     for row in rows:
         if row.get("mask_ratio") is not None and row.get("mask_unit") is not None:
-            if any(k.startswith(f"{PREFIX}.") for k in row):
+            if any(k.startswith(f"{prefix}.") for k in row):
                 cells[(row["mask_ratio"], row["mask_unit"])].append(row)
     return dict(sorted(cells.items()))
+
+
+def _cells(rows: Sequence[Row]) -> dict[tuple[float, Any], list[Row]]:
+    return cells_with(rows, PREFIX)
 
 
 def _missing_cells(rows: Sequence[Row], runs: Sequence[RunRecord]) -> dict[tuple, str]:

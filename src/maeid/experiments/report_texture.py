@@ -30,6 +30,7 @@ from maeid.evaluate.rendition import KINDS
 from maeid.experiments import paper_results
 from maeid.experiments.report_agreement import EXCESS
 from maeid.experiments.report_figures import level_heatmaps, shape_bias_vs_ratio
+from maeid.experiments.report_symbols import cells_with
 from maeid.experiments.results_db import RunRecord
 from maeid.train.quality import TRAINED_EXCESS, under_trained
 
@@ -45,7 +46,7 @@ def texture_sections(
 ) -> list[str]:
     """The shape-bias and rendition sections, each only when some run measured it."""
     sections = []
-    if _cells(rows, SHAPE):
+    if cells_with(rows, SHAPE):
         sections.append(shape_bias_section(rows, runs, out, figures))
     if shifts_of(rows):
         sections.append(rendition_section(rows, runs, out, figures))
@@ -54,7 +55,7 @@ def texture_sections(
 
 def texture_headline(rows: Sequence[Row]) -> str | None:
     """Markdown: per cell, shape bias trained / untrained and clean / mean shifted accuracy."""
-    has_shape, has_shifts = bool(_cells(rows, SHAPE)), bool(shifts_of(rows))
+    has_shape, has_shifts = bool(cells_with(rows, SHAPE)), bool(shifts_of(rows))
     if not (has_shape or has_shifts):
         return None
     rows = with_shift_means(rows)
@@ -64,7 +65,7 @@ def texture_headline(rows: Sequence[Row]) -> str | None:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     cells: dict[tuple, list[Row]] = defaultdict(list)
     for prefix in (SHAPE, RENDITION):
-        for key, cell in _cells(rows, prefix).items():
+        for key, cell in cells_with(rows, prefix).items():
             cells[key] += [r for r in cell if r not in cells[key]]
     for (ratio, unit), cell in sorted(cells.items()):
         values = [_trained_count(cell)]
@@ -82,7 +83,7 @@ def texture_headline(rows: Sequence[Row]) -> str | None:
 
 def texture_verdict(rows: Sequence[Row]) -> str:
     """One line per unit: does the measured shape bias have the paper's shape?"""
-    if not _cells(rows, SHAPE):
+    if not cells_with(rows, SHAPE):
         return ""
     trained = [r for r in rows if not under_trained(r.get(EXCESS))]
     curves = {unit: ratio_intervals(trained, f"{SHAPE}.trained", unit) for unit in _units(rows)}
@@ -128,7 +129,7 @@ def shape_verdict(curve: dict[float, Interval]) -> str:
 def shape_bias_section(
     rows: Sequence[Row], runs: Sequence[RunRecord], out: Path, figures: list[Path]
 ) -> str:
-    cells = _cells(rows, SHAPE)
+    cells = cells_with(rows, SHAPE)
     bayes = _mean(rows, f"{SHAPE}.bayes")
     readers = [name for name in ("trained", "untrained", "pixels")
                if any(r.get(f"{SHAPE}.{name}") is not None for r in rows)]  # fmt: skip
@@ -260,7 +261,7 @@ def rendition_section(
     head = ["ratio", "unit", "trained runs", "shift", "probe", "probe, clean", "drop",
             "Bayes", "Bayes, clean"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for (ratio, unit), cell in _cells(rows, RENDITION).items():
+    for (ratio, unit), cell in cells_with(rows, RENDITION).items():
         clean = mean_interval([r.get(f"{RENDITION}.clean") for r in cell])
         bayes_clean = mean_interval([r.get(f"{RENDITION}.bayes_clean") for r in cell])
         for kind, severity in shifts:
@@ -344,16 +345,6 @@ def ratio_intervals(rows: Sequence[Row], name: str, unit: Any) -> dict[float, In
     return {x: mean_interval(v) for x, v in sorted(groups.items())}
 
 
-def _cells(rows: Sequence[Row], prefix: str) -> dict[tuple[float, Any], list[Row]]:
-    """Rows with a metric under `prefix`, grouped by (ratio, unit), in order."""
-    cells: dict[tuple[float, Any], list[Row]] = defaultdict(list)
-    for row in rows:
-        if row.get("mask_ratio") is not None and row.get("mask_unit") is not None:
-            if any(k.startswith(f"{prefix}.") for k in row):
-                cells[(row["mask_ratio"], row["mask_unit"])].append(row)
-    return dict(sorted(cells.items()))
-
-
 def _units(rows: Sequence[Row]) -> list[Any]:
     return sorted({r["mask_unit"] for r in rows if r.get("mask_unit") is not None})
 
@@ -375,7 +366,7 @@ def _gap_notes(rows: Sequence[Row], runs: Sequence[RunRecord], prefix: str) -> l
             )  # fmt: skip
             + "."
         )
-    done = set(_cells(rows, prefix))
+    done = set(cells_with(rows, prefix))
     states: dict[tuple, set[str]] = defaultdict(set)
     for run in runs:
         requested = (run.config or {}).get("evaluate")  # names, or names mapped to options
@@ -394,7 +385,7 @@ def _gap_notes(rows: Sequence[Row], runs: Sequence[RunRecord], prefix: str) -> l
 
 
 def _cells_rows(rows: Sequence[Row], prefix: str) -> list[Row]:
-    return [r for cell in _cells(rows, prefix).values() for r in cell]
+    return [r for cell in cells_with(rows, prefix).values() for r in cell]
 
 
 def _trained_count(cell: Sequence[Row]) -> str:
