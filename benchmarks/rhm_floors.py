@@ -68,7 +68,7 @@ def main() -> None:
     )
 
     k = model.knobs
-    print(f"{model.name}: n_classes {k.n_classes}, v {k.v}, m {k.m}, L {k.levels}, patch "
+    print(f"{model.name}: n_classes {k.n_classes}, v {k.v}, m {k.rule_counts}, L {k.levels}, patch "
           f"{k.patch}, sigma {k.sigma}; {args.train} train / {args.test} test samples")  # fmt: skip
     levels = sorted(rows["chance"])
     print(f"{'accuracy per level':32s}" + "".join(f"{'level ' + str(lv):>10s}" for lv in levels))

@@ -41,7 +41,7 @@ def main() -> None:
     model = load_model(args.model)
     k = model.knobs
     config = ProbeConfig(epochs=args.epochs)
-    print(f"{model.name}: n_classes {k.n_classes}, v {k.v}, m {k.m}, sigma {k.sigma}, "
+    print(f"{model.name}: n_classes {k.n_classes}, v {k.v}, m {k.rule_counts}, sigma {k.sigma}, "
           f"p_texture {k.p_texture}, signature amplitude {k.texture} (rms pixels); "
           f"{args.train} train / {args.test} test samples")  # fmt: skip
 

@@ -68,11 +68,29 @@ def test_knobs_from_the_name():
     assert parse_knobs({"m": 4}) == RHMKnobs(m=4)
 
 
+def test_rule_counts_by_level():
+    model = load_model("rhm32:m=32/4/2")
+    assert [r.shape for r in model.rules] == [(8, 32, 4), (8, 4, 4), (8, 2, 4)]
+    assert model.name == "rhm32:m=32/4/2" and load_model(model.name).knobs == model.knobs
+    assert parse_knobs({"m": [32, 4, 2]}) == model.knobs  # a YAML list reads the same
+    # Equal counts are the uniform model, rules and all.
+    assert load_model("rhm32:m=8/8/8").name == "rhm32"
+    assert np.array_equal(load_model("rhm32:m=8/8/8").rules[1], load_model("rhm32").rules[1])
+    grids, choices, _ = model.sample_symbols(2000, seed=0)
+    assert [int(c.max()) + 1 for c in choices] == [32, 4, 2]
+    # A symbol's bits are its parent level's rule count.
+    assert model.code_bits(["z0", "z1_0_0", "z2_0_0", "z3_0_0"]) == 3.0 + 5.0 + 2.0 + 1.0
+
+
 @pytest.mark.parametrize(
     ("name", "words"),
     [
-        ("rhm32:m=600", ["m=600", "unambiguous", "m <= 512"]),
-        ("rhm32:v=2,m=9", ["m=9", "v=2", "m <= 2"]),
+        ("rhm32:m=600", ["m=600", "unambiguous", "at most 512"]),
+        ("rhm32:v=2,m=9", ["m=9", "v=2", "at most 2"]),
+        ("rhm32:m=8/600/2", ["m=8/600/2", "level 1", "at most 512"]),
+        ("rhm32:m=16/4", ["m=16/4", "3 levels", "m=8/8/8"]),
+        ("rhm32:m=4/0/2", ["m=4/0/2", "at least 1"]),
+        ("rhm32:m=4/x/2", ["m='4/x/2'", "one integer per level"]),
         ("rhm32:patch=5", ["patch=5", "does not tile", "32"]),
         ("rhm32:size=48", ["size=48", "power of 2"]),
         ("rhm32:levels=0", ["levels=0", "L >= 1"]),

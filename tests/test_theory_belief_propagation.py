@@ -18,6 +18,8 @@ from maeid.theory.belief_propagation import (
 )
 
 TINY = "rhm32:levels=2,patch=2,v=3,m=2,n_classes=2,sigma=0.6"
+# Rule counts that differ by level: 3 rules per class, 2 per level-1 symbol.
+TINY_PER_LEVEL = "rhm32:levels=2,patch=2,v=3,m=3/2,n_classes=2,sigma=0.6"
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +31,9 @@ def enumerate_posterior(model, images, visible):
     """Every (class, rule choices) configuration weighed by its likelihood: the exact
     posterior of every symbol, and the posterior mean of every pixel."""
     rules = model.rules
+    (n_classes, m0), m1 = rules[0].shape[:2], rules[1].shape[1]
     configs = []  # (root, level-1 grid (2, 2), leaf grid (4, 4))
-    for root, r0, *r1 in itertools.product(range(2), range(2), *[range(2)] * 4):
+    for root, r0, *r1 in itertools.product(range(n_classes), range(m0), *[range(m1)] * 4):
         kids = rules[0][root, r0].reshape(2, 2)
         leaves = np.zeros((4, 4), dtype=int)
         for j, (r, c) in enumerate(itertools.product(range(2), range(2))):
@@ -60,7 +63,9 @@ def enumerate_posterior(model, images, visible):
     return out_levels, means, renders
 
 
-def test_bp_equals_enumeration_under_a_mask(tiny):
+@pytest.mark.parametrize("name", [TINY, TINY_PER_LEVEL])
+def test_bp_equals_enumeration_under_a_mask(name):
+    tiny = load_model(name, seed=1)
     sample = tiny.sample(12, seed=0)
     rng = np.random.default_rng(0)
     visible = rng.random((12, 8, 8)) < 0.5  # any pixel set, straddling patches

@@ -4,9 +4,9 @@ After the random hierarchy model of Cagnetta, Petrini, Tomasini, Favero and Wyar
 (Phys. Rev. X, 2024), rendered as images:
 
 - the root is a class, uniform over `n_classes`;
-- every symbol at levels 0..L-1 picks one of its `m` production rules uniformly; a rule
-  writes a 2x2 block of children, symbols of a vocabulary of `v`;
-- the rules of one level are `max(n_classes or v) * m` distinct 4-tuples drawn from the
+- every symbol at levels 0..L-1 picks one of its level's `m` production rules uniformly;
+  a rule writes a 2x2 block of children, symbols of a vocabulary of `v`;
+- the rules of level l are `(n_classes or v) * m_l` distinct 4-tuples drawn from the
   seed, so no tuple belongs to two rules: the children determine the parent and the rule
   (the discrete counterpart of Assumption 1's invertibility, checked at build);
 - each of the `(2^L)^2` leaf symbols (level L) renders as a fixed seeded `patch x patch`
@@ -16,7 +16,9 @@ After the random hierarchy model of Cagnetta, Petrini, Tomasini, Favero and Wyar
   added to every leaf patch. Off by default (`p_texture=0`: the output is as without it).
 
 Knobs and their defaults, set by name (`load_model("rhm32:v=4,m=8")`): `n_classes=8`,
-`v=8`, `m=8`, `size=32` (image side), `patch=4` (leaf patch side), `levels` (L, by
+`v=8`, `m=8` (rules per symbol; `m=16/4/2` sets each level's count, root first: many rules
+at the root hide the class from the pixels, few at the leaves give a masked leaf's
+siblings much to say about it), `size=32` (image side), `patch=4` (leaf patch side), `levels` (L, by
 default what `size` and `patch` imply: 32 = 4 x 2^3), `sigma=0.2`, `p_texture=0`,
 `texture=TEXTURE`. The model seed draws the rules, the patches and the signatures, each from
 its own stream.
@@ -31,8 +33,8 @@ The structure is a quadtree `GraphSpec` (`.spec`), so `maeid.theory` computes S(
 c(m) on it unchanged: the root `z0`, levels `z{l}_{r}_{c}` down to the leaf symbols at
 level L, and one observed patch `x_{r}_{c}` under each leaf symbol. Its dims are
 counts of discrete choices (a level-l symbol has dim l + 1 and noise dim 1, its rule),
-so the spec's `d_c` is |S(m)|; `code_bits` gives d_c in bits: log2 m per latent in S(m),
-log2 n_classes for the root.
+so the spec's `d_c` is |S(m)|; `code_bits` gives d_c in bits: log2 n_classes for the
+root, and for a symbol below it log2 of its parent level's rule count.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class RHMKnobs:
 
     n_classes: int = 8
     v: int = 8
-    m: int = 8
+    m: int | tuple[int, ...] = 8  # one count for every level, or one per level, root first
     size: int = 32
     patch: int = 4
     levels: int = 3
@@ -75,11 +77,34 @@ class RHMKnobs:
         """Leaf symbols per image side."""
         return 2**self.levels
 
+    def rules_at(self, level: int) -> int:
+        """Production rules per symbol of level `level` (0 = the class) .. L - 1."""
+        return self.m if isinstance(self.m, int) else self.m[level]
+
+    @property
+    def rule_counts(self) -> str:
+        """`m` as the name writes it: `8`, or `32/4/2` root first."""
+        return _text(self.m)
+
     def tag(self) -> str:
         """The knobs that differ from the defaults, as `load_model` reads them."""
         default = asdict(RHMKnobs())
-        diff = [f"{k}={v}" for k, v in asdict(self).items() if default[k] != v]
+        diff = [f"{k}={_text(v)}" for k, v in asdict(self).items() if default[k] != v]
         return NAME + (":" + ",".join(diff) if diff else "")
+
+
+def _text(value: object) -> str:
+    return "/".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def _rule_counts(value: object) -> int | tuple[int, ...]:
+    """`m` as an int, or one int per level from "16/4/2" or a list; equal counts fold
+    into one int, so `m=8/8/8` and `m=8` are the same model."""
+    parts = value.split("/") if isinstance(value, str) else value
+    if isinstance(parts, (list, tuple)):
+        counts = tuple(int(str(p).strip()) for p in parts)
+        return counts[0] if len(set(counts)) == 1 else counts
+    return int(str(value))
 
 
 def parse_knobs(text: str | Mapping[str, object] = "") -> RHMKnobs:
@@ -102,24 +127,34 @@ def parse_knobs(text: str | Mapping[str, object] = "") -> RHMKnobs:
     unknown = sorted(set(raw) - fields)
     if unknown:
         raise ValueError(f"unknown rhm32 knobs {unknown}; known: {', '.join(sorted(fields))}")
-    values: dict[str, float | int] = {}
+    values: dict[str, object] = {}
     for key, value in raw.items():
         try:
-            number = float(value) if key in _FLOAT_KNOBS else int(str(value))
+            if key == "m":
+                number: object = _rule_counts(value)
+            else:
+                number = float(value) if key in _FLOAT_KNOBS else int(str(value))
         except (TypeError, ValueError):
             kind = "a number" if key in _FLOAT_KNOBS else "an integer"
+            if key == "m":
+                kind += " or one integer per level, root first (e.g. m=16/4/2)"
             raise ValueError(f"rhm32 knob {key}={value!r} must be {kind}") from None
         values[key] = number
     return _checked(values)
 
 
-def _checked(values: dict[str, float | int]) -> RHMKnobs:
+def _checked(values: dict[str, object]) -> RHMKnobs:
     d = RHMKnobs()
-    n_c, v, m = (int(values.get(k, getattr(d, k))) for k in ("n_classes", "v", "m"))
+    n_c, v = (int(values.get(k, getattr(d, k))) for k in ("n_classes", "v"))
+    m = values.get("m", d.m)
     patch, sigma = int(values.get("patch", d.patch)), float(values.get("sigma", d.sigma))
-    for key, val, low in (("n_classes", n_c, 2), ("v", v, 2), ("m", m, 1), ("patch", patch, 1)):
+    for key, val, low in (("n_classes", n_c, 2), ("v", v, 2), ("patch", patch, 1)):
         if val < low:
             raise ValueError(f"rhm32 knob {key}={val} is too small; it must be >= {low}")
+    for count in (m,) if isinstance(m, int) else m:
+        if count < 1:
+            raise ValueError(f"rhm32 knob m={_text(m)} has a count {count} < 1; every "
+                             "level needs at least 1 rule per symbol")  # fmt: skip
     if not (math.isfinite(sigma) and sigma >= 0):
         raise ValueError(f"rhm32 pixel noise sigma={sigma} must be a finite number >= 0")
     p_texture = float(values.get("p_texture", d.p_texture))
@@ -158,15 +193,23 @@ def _checked(values: dict[str, float | int]) -> RHMKnobs:
                 f"rhm32 size={size} / patch={patch} = {grid} leaf patches per side; it must be "
                 "a power of 2 of at least 2 (2x2 branching), e.g. size=32 with patch=4"
             )
+    if not isinstance(m, int) and len(m) != levels:
+        raise ValueError(
+            f"rhm32 m={_text(m)} gives {len(m)} rule counts for a tree of {levels} levels; "
+            f"give one per level, root first, e.g. m={'/'.join(['8'] * levels)}"
+        )
     # A tuple of 4 children from v symbols: v^4 tuples in all, and each level needs one
     # per (parent symbol, rule) for the rules to be unambiguous.
-    parents = max(n_c, v)
-    if parents * m > v**4:
-        raise ValueError(
-            f"rhm32 m={m} rules per symbol cannot be unambiguous: {parents} parent symbols x "
-            f"{m} rules need {parents * m} distinct 2x2 child tuples, but a vocabulary of v={v} "
-            f"has only {v**4}; use m <= {v**4 // parents} or a larger v"
-        )
+    for level in range(levels):
+        parents = n_c if level == 0 else v
+        count = m if isinstance(m, int) else m[level]
+        if parents * count > v**4:
+            raise ValueError(
+                f"rhm32 m={_text(m)}: {count} rules per symbol at level {level} cannot be "
+                f"unambiguous: {parents} parent symbols x {count} rules need "
+                f"{parents * count} distinct 2x2 child tuples, but a vocabulary of v={v} has "
+                f"only {v**4}; use at most {v**4 // parents} rules there or a larger v"
+            )
     if patch * patch < levels + 1:
         raise ValueError(
             f"rhm32 patch={patch} is too small for levels={levels}: a leaf's {patch * patch} "
@@ -212,10 +255,10 @@ class RandomHierarchy:
         rng = np.random.default_rng([self.seed, _RULES_TAG])
         self.rules: list[np.ndarray] = []
         for level in range(k.levels):
-            parents = k.n_classes if level == 0 else k.v
-            codes = rng.choice(k.v**4, size=parents * k.m, replace=False)
+            parents, m = self.num_symbols(level), k.rules_at(level)
+            codes = rng.choice(k.v**4, size=parents * m, replace=False)
             digits = (codes[:, None] // k.v ** np.arange(3, -1, -1)) % k.v
-            self.rules.append(digits.reshape(parents, k.m, 4).astype(np.int64))
+            self.rules.append(digits.reshape(parents, m, 4).astype(np.int64))
         rng = np.random.default_rng([self.seed, _PATCH_TAG])
         self.patches = rng.random((k.v, 1, k.patch, k.patch)).astype(np.float32)
         signatures = draw_signatures(self.seed, k.n_classes, k.patch, k.texture)
@@ -250,7 +293,7 @@ class RandomHierarchy:
         choices = []
         for level in range(k.levels):
             parent = symbols[-1]
-            rule = rng.integers(0, k.m, size=parent.shape)
+            rule = rng.integers(0, k.rules_at(level), size=parent.shape)
             side = parent.shape[1]
             kids = self.rules[level][parent, rule]  # (N, s, s, 4), raster order in the block
             kids = kids.reshape(n, side, side, 2, 2).transpose(0, 1, 3, 2, 4)
@@ -332,11 +375,14 @@ class RandomHierarchy:
 
     # ---------------------------------------------------------------------- bits
     def latent_bits(self, name: str) -> float:
-        """Bits a latent adds to d_c: log2 n_classes for the root, log2 m below it."""
+        """Bits a latent adds to d_c: log2 n_classes for the root, and below it log2 of
+        the rule count of its parent's level (the choice that wrote it)."""
         node = self.spec[name]
         if node.observed:
             raise ValueError(f"{name} is an observed patch, not a latent symbol")
-        return math.log2(self.knobs.n_classes if node.level == 0 else self.knobs.m)
+        if node.level == 0:
+            return math.log2(self.knobs.n_classes)
+        return math.log2(self.knobs.rules_at(node.level - 1))
 
     def code_bits(self, shared: Iterable[str]) -> float:
         """d_c in bits of a set of shared latents (S(m) from `maeid.theory.identify`)."""

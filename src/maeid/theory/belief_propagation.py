@@ -330,7 +330,7 @@ def _posterior(
         blocks = up[level + 1].reshape(n, side, 2, side, 2, -1)
         g = [blocks[:, :, j // 2, :, j % 2, :][..., rules[:, :, j].ravel()] for j in range(4)]
         gathered[level] = g
-        joint = (g[0] * g[1] * g[2] * g[3]).reshape(n, side, side, len(rules), k.m).sum(-1)
+        joint = (g[0] * g[1] * g[2] * g[3]).reshape(n, side, side, *rules.shape[:2]).sum(-1)
         log_up += _log_total(joint, (1, 2))
         up[level] = _normalised(joint)
 
@@ -344,14 +344,14 @@ def _posterior(
         beliefs.append(_normalised(outside * up[level]))
         side = 2**level
         rules = model.rules[level]
-        parents, kids = len(rules), model.num_symbols(level + 1)
-        weight = np.repeat(outside, k.m, axis=-1)  # (N, s, s, A * m), rule-major per symbol
+        (parents, m), kids = rules.shape[:2], model.num_symbols(level + 1)
+        weight = np.repeat(outside, m, axis=-1)  # (N, s, s, A * m), rule-major per symbol
         g = gathered[level]
         child_outside = np.empty((n, side, 2, side, 2, kids))
         for j in range(4):
             siblings = np.prod([g[i] for i in range(4) if i != j], axis=0)
-            onehot = np.zeros((parents * k.m, kids))
-            onehot[np.arange(parents * k.m), rules[:, :, j].ravel()] = 1.0
+            onehot = np.zeros((parents * m, kids))
+            onehot[np.arange(parents * m), rules[:, :, j].ravel()] = 1.0
             child_outside[:, :, j // 2, :, j % 2, :] = (weight * siblings) @ onehot
         outside = _normalised(child_outside.reshape(n, 2 * side, 2 * side, kids))
     beliefs.append(_normalised(outside * up[k.levels]))
