@@ -159,7 +159,7 @@ def accuracy_section(
                 + " | ".join(values)
                 + " |"
             )
-    missing = _missing_cells(rows, runs)
+    missing = missing_cells(rows, runs, PREFIX)
     gap = (
         "\n\nCells without a finished run (blank in the heat maps): "
         + "; ".join(f"ratio {r:g} unit {u} ({why})" for (r, u), why in missing.items())
@@ -310,11 +310,15 @@ def _cells(rows: Sequence[Row]) -> dict[tuple[float, Any], list[Row]]:
     return cells_with(rows, PREFIX)
 
 
-def _missing_cells(rows: Sequence[Row], runs: Sequence[RunRecord]) -> dict[tuple, str]:
-    """Cells of the sweep's runs that no finished run measured, with their runs' states."""
-    done = set(_cells(rows))
+def missing_cells(rows: Sequence[Row], runs: Sequence[RunRecord], prefix: str) -> dict[tuple, str]:
+    """Cells of the sweep's runs that asked for the measure `prefix` but that no finished
+    run measured, with their runs' states."""
+    done = set(cells_with(rows, prefix))
     states: dict[tuple, set[str]] = defaultdict(set)
     for run in runs:
+        requested = (run.config or {}).get("evaluate")  # names, or names mapped to options
+        if requested is not None and prefix not in requested:
+            continue  # the run was never asked for this measure
         if run.mask_ratio is not None and run.mask_unit is not None:
             states[(run.mask_ratio, run.mask_unit)].add(run.status)
     return {cell: ", ".join(sorted(s)) for cell, s in sorted(states.items()) if cell not in done}

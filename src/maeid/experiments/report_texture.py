@@ -30,7 +30,7 @@ from maeid.evaluate.rendition import KINDS
 from maeid.experiments import paper_results
 from maeid.experiments.report_agreement import EXCESS
 from maeid.experiments.report_figures import level_heatmaps, shape_bias_vs_ratio
-from maeid.experiments.report_symbols import cells_with
+from maeid.experiments.report_symbols import cells_with, missing_cells
 from maeid.experiments.results_db import RunRecord
 from maeid.train.quality import TRAINED_EXCESS, under_trained
 
@@ -366,15 +366,7 @@ def _gap_notes(rows: Sequence[Row], runs: Sequence[RunRecord], prefix: str) -> l
             )  # fmt: skip
             + "."
         )
-    done = set(cells_with(rows, prefix))
-    states: dict[tuple, set[str]] = defaultdict(set)
-    for run in runs:
-        requested = (run.config or {}).get("evaluate")  # names, or names mapped to options
-        if requested is not None and prefix not in requested:
-            continue  # the run was never asked for this measure
-        if run.mask_ratio is not None and run.mask_unit is not None:
-            states[(run.mask_ratio, run.mask_unit)].add(run.status)
-    missing = {c: ", ".join(sorted(s)) for c, s in sorted(states.items()) if c not in done}
+    missing = missing_cells(rows, runs, prefix)
     if missing:
         notes.append(
             "Cells without a finished run (missing from the heat maps): "
