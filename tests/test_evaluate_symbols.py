@@ -6,11 +6,14 @@ import torch
 
 from maeid.evaluate.probe import ProbeConfig
 from maeid.evaluate.symbols import (
+    POOLS,
     by_level,
     chance_accuracy,
+    encoder_features,
     evaluate_symbols,
     multi_knn_accuracy,
     multi_probe_accuracy,
+    pixel_features,
     symbol_table,
 )
 from maeid.hlvm import load_model
@@ -68,8 +71,9 @@ def test_evaluate_symbols_reports_every_view_level_and_limit():
     assert symbol_table(model, test.latents).shape == (200, 1 + 4 + 16)
     for view in ("full_image", "visible_tokens"):
         res = out[view]
-        assert set(res) == {"trained", "untrained", "bayes"}
-        for pool in ("cls", "mean"):
+        assert set(res) == {"trained", "untrained", "pixels", "bayes"}
+        assert set(res["pixels"]) == {"probe", "knn", "chance"}
+        for pool in POOLS:
             for measure in ("probe", "knn", "chance"):
                 levels = res["trained"][pool][measure]
                 assert set(levels) == {0, 1, 2}
@@ -77,3 +81,28 @@ def test_evaluate_symbols_reports_every_view_level_and_limit():
     # sigma 0.2 on the whole image: BP reads every symbol; half the tokens hidden: not all.
     assert out["full_image"]["bayes"] == {0: 1.0, 1: 1.0, 2: 1.0}
     assert out["visible_tokens"]["bayes"][2] < 0.9
+
+
+def test_all_token_readout_keeps_each_token_at_its_position():
+    torch.manual_seed(0)
+    encoder = build_mae("tiny", in_chans=1).eval()
+    tokens, width = encoder.layout.num_tokens, encoder.config["embed_dim"]
+    images = torch.randn(3, 1, *encoder.img_size)
+    full, none = encoder_features(encoder, images, None)
+    assert none is None and full["tokens"].shape == (3, tokens * width)
+    feats, masks = encoder_features(encoder, images, 0.75, seed=3)
+    grid = feats["tokens"].reshape(3, tokens, width)
+    hidden = masks.bool()
+    assert (grid[hidden] == 0).all() and (grid[~hidden].abs().sum(-1) > 0).all()
+    visible = encoder.encode(images, masks).tokens  # raster order, the same count a row
+    torch.testing.assert_close(grid[~hidden].reshape(visible.shape), visible)
+
+
+def test_pixel_floor_zeroes_exactly_the_masked_patches():
+    images = torch.arange(2 * 8 * 8, dtype=torch.float32).reshape(2, 1, 8, 8) + 1
+    mask = torch.zeros(2, 4)
+    mask[0, 1] = mask[1, 3] = 1  # patch 4: 2x2 tokens
+    x = pixel_features(images, mask, 4).reshape(2, 8, 8)
+    assert (x[0, :4, 4:] == 0).all() and (x[1, 4:, 4:] == 0).all()
+    assert int((x == 0).sum()) == 2 * 16
+    assert torch.equal(pixel_features(images, None, 4), images.flatten(1))

@@ -28,7 +28,7 @@ def test_train_and_evaluate_symbols_on_rhm(tmp_path, capsys):
     symbols = result["symbols"]
     assert symbols["train"] == 200 and symbols["test"] == 100
     for view in ("full_image", "visible_tokens"):
-        assert set(symbols[view]) == {"trained", "untrained", "bayes"}
+        assert set(symbols[view]) == {"trained", "untrained", "pixels", "bayes"}
         assert set(symbols[view]["trained"]["cls"]["probe"]) == {"0", "1", "2"}
     assert symbols["full_image"]["bayes"] == {"0": 1.0, "1": 1.0, "2": 1.0}
     loss = symbols["masked_loss"]  # 3 steps: nowhere near Bayes

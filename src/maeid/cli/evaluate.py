@@ -11,7 +11,7 @@ from pathlib import Path
 
 from maeid.cli.help_format import ShowDefaults
 from maeid.cli.threads import add_threads_argument
-from maeid.evaluate.suite import MEASURES
+from maeid.evaluate.suite import MEASURES, POOLS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,7 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"comma-separated subset of {','.join(MEASURES)}; default: all the data supports",
     )
     p.add_argument("--out", default=None, help="output folder (default: RUN_DIR/eval)")
-    p.add_argument("--pool", choices=("cls", "mean"), default="cls", help="features to probe")
+    p.add_argument(
+        "--pool", choices=POOLS, default="cls",
+        help="features to probe: [CLS], mean of the patch tokens, or all tokens side by side",
+    )  # fmt: skip
     p.add_argument("--max-train", type=int, default=10000, help="training images for probe/kNN")
     p.add_argument("--max-test", type=int, default=2000, help="test images (or samples)")
     p.add_argument("--recon-images", type=int, default=256, help="images scored for recon")

@@ -5,8 +5,9 @@ tree, a shifted patch dictionary), in the hlvm model's units; a reader turns a b
 them, `(N, 1, H, W)` float arrays, into `(N, D)` features:
 
 - `pixel_reader`: the raw pixels, flattened (the floor every representation is set beside);
-- `encoder_reader`: a frozen MAE encoder's [CLS] or mean-pooled features on the full image,
-  after standardising the pixels as the encoder was trained (`mean`, `std`).
+- `encoder_reader`: a frozen MAE encoder's [CLS], mean-pooled or all-token features
+  (`maeid.evaluate.symbols.POOLS`) on the full image, after standardising the pixels as
+  the encoder was trained (`mean`, `std`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from maeid.evaluate.symbols import encoder_features
+from maeid.evaluate.symbols import POOLS, encoder_features
 
 FeatureReader = Callable[[np.ndarray], torch.Tensor]
-POOLS = ("cls", "mean")
 
 
 def pixel_reader(images: np.ndarray) -> torch.Tensor:
@@ -31,7 +31,7 @@ def pixel_reader(images: np.ndarray) -> torch.Tensor:
 def encoder_reader(
     encoder: nn.Module, mean: Sequence[float], std: Sequence[float], pool: str = "mean"
 ) -> FeatureReader:
-    """A reader of `encoder`'s `pool` ([CLS] or mean-pooled) full-image features."""
+    """A reader of `encoder`'s `pool` ([CLS], mean-pooled or all-token) full-image features."""
     if pool not in POOLS:
         raise ValueError(f"pool={pool!r}; use one of {', '.join(POOLS)}")
     if len(mean) != len(std) or min(std) <= 0:

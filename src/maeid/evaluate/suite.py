@@ -37,6 +37,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from maeid.evaluate.artifacts import write_json
+from maeid.evaluate.symbols import POOLS
 from maeid.evaluate.texture_measures import MEASURES as TEXTURE_MEASURES
 from maeid.mae.model import untrained_copy
 
@@ -181,9 +182,13 @@ def _normalizer(mean, std):
 # ----------------------------------------------------------------------- the measures
 @torch.no_grad()
 def frozen_features(model: nn.Module, images: torch.Tensor, pool: str, batch: int = 512):
-    if pool not in ("cls", "mean"):
-        raise ValueError(f"--pool {pool!r}: use cls or mean")
-    return torch.cat([getattr(model.encode(b), pool).float().cpu() for b in images.split(batch)])
+    if pool not in POOLS:
+        raise ValueError(f"--pool {pool!r}: use one of {', '.join(POOLS)}")
+
+    def read(feats) -> torch.Tensor:
+        return feats.tokens.flatten(1) if pool == "tokens" else getattr(feats, pool)
+
+    return torch.cat([read(model.encode(b)).float().cpu() for b in images.split(batch)])
 
 
 def evaluate_checkpoint(

@@ -11,10 +11,15 @@ below), so what a representation holds of a level is read as classification accu
   (`maeid.evaluate.knn`), one neighbour search shared by every latent;
 - *chance*: predicting each latent's most frequent training symbol.
 
-`evaluate_symbols` reads a frozen MAE encoder's [CLS] and mean-pooled features, on the full
-image and on the visible tokens of masks from the training sampler, beside the encoder at
-initialisation (the floor) and the Bayes limit of the same view (belief propagation on the
-full image, or on the same masks' visible pixels).
+`evaluate_symbols` reads a frozen MAE encoder's features, on the full image and on the
+visible tokens of masks from the training sampler, beside the encoder at initialisation
+(the floor), a linear probe on the same view's pixels (masked patches zeroed), and the
+Bayes limit of the same view (belief propagation on the full image, or on the same masks'
+visible pixels). Three readouts (`POOLS`): the [CLS] token, the mean of
+the patch tokens, and `tokens`, every patch token side by side at its position (a masked
+token reads as zeros). The pooled readouts lose where a token sits, so they cannot hold a
+symbol of one position linearly; `tokens` can, and it is the readout set beside a linear
+probe on all the pixels.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from maeid.evaluate.probe import ProbeConfig, linear_head
 from maeid.hlvm.random_hierarchy import RandomHierarchy
 from maeid.theory.belief_propagation import bayes_accuracy, tree_posterior, visible_pixels
 from maeid.theory.masking import sample_masks
+
+POOLS = ("cls", "mean", "tokens")
 
 
 def symbol_table(model: RandomHierarchy, latents: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -137,19 +144,41 @@ def encoder_features(
     encoder: nn.Module, images: torch.Tensor, mask_ratio: float | None, seed: int = 0,
     batch_size: int = 512,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:  # fmt: skip
-    """[CLS] and mean-pooled features on the visible tokens of sampler masks (or on the
-    full image if `mask_ratio` is None), and the (N, tokens) masks used (1 = masked)."""
+    """Every readout of `POOLS` on the visible tokens of sampler masks (or on the full
+    image if `mask_ratio` is None), and the (N, tokens) masks used (1 = masked)."""
     gen = torch.Generator().manual_seed(seed)
-    cls, mean, masks = [], [], []
+    out: dict[str, list[torch.Tensor]] = {pool: [] for pool in POOLS}
+    masks = []
     for batch in images.split(batch_size):
         mask = None
         if mask_ratio is not None:
             mask = sample_masks(len(batch), encoder.layout, mask_ratio, gen).mask
             masks.append(mask)
         feats = encoder.encode(batch, None if mask is None else mask.to(batch.device))
-        cls.append(feats.cls.float().cpu())
-        mean.append(feats.mean.float().cpu())
-    return {"cls": torch.cat(cls), "mean": torch.cat(mean)}, (torch.cat(masks) if masks else None)
+        out["cls"].append(feats.cls.float().cpu())
+        out["mean"].append(feats.mean.float().cpu())
+        out["tokens"].append(_at_positions(feats.tokens.float().cpu(), mask))
+    return {k: torch.cat(v) for k, v in out.items()}, (torch.cat(masks) if masks else None)
+
+
+def pixel_features(images: torch.Tensor, mask: torch.Tensor | None, patch: int) -> torch.Tensor:
+    """The (standardised) pixels as (N, C * H * W) features, zeros where `mask` (N, L),
+    1 = masked, hides a patch: the floor a readout of all the tokens is set beside."""
+    x = images.float().cpu()
+    if mask is not None:
+        seen = torch.from_numpy(visible_pixels(mask, patch, tuple(x.shape[2:])))
+        x = x * seen[:, None].to(x.dtype)
+    return x.flatten(1)
+
+
+def _at_positions(tokens: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """(N, K, D) tokens in raster order -> (N, L * D), each at its position, zeros where
+    masked (`mask` (N, L), 1 = masked; None: all L tokens given)."""
+    if mask is None:
+        return tokens.flatten(1)
+    grid = tokens.new_zeros(len(tokens), mask.shape[1], tokens.shape[2])
+    grid[~mask.bool()] = tokens.reshape(-1, tokens.shape[2])  # visible ones, row by row
+    return grid.flatten(1)
 
 
 def evaluate_symbols(
@@ -172,19 +201,24 @@ def evaluate_symbols(
     truth = model.symbol_grids(test_latents)
     encoders = {"trained": encoder, **({"untrained": untrained} if untrained is not None else {})}
     out: dict[str, object] = {"ratio": ratio, "train": len(train_y), "test": len(test_y)}
+    patch = int(encoder.patch_size)
     for view, view_ratio in (("full_image", None), ("visible_tokens", ratio)):
         result: dict[str, object] = {}
-        test_masks = None
+        train_masks = test_masks = None
         for name, enc in encoders.items():
-            tr, _ = encoder_features(enc, train_images, view_ratio, seed + 1)
+            tr, train_masks = encoder_features(enc, train_images, view_ratio, seed + 1)
             te, test_masks = encoder_features(enc, test_images, view_ratio, seed)
             result[name] = {
                 pool: symbol_accuracy(model, tr[pool], train_y, te[pool], test_y, config)
-                for pool in ("cls", "mean")
+                for pool in POOLS
             }
+        result["pixels"] = symbol_accuracy(
+            model, pixel_features(train_images, train_masks, patch), train_y,
+            pixel_features(test_images, test_masks, patch), test_y, config,
+        )  # fmt: skip
         seen = None
         if test_masks is not None:
-            seen = visible_pixels(test_masks, int(encoder.patch_size), raw.shape[2:])
+            seen = visible_pixels(test_masks, patch, raw.shape[2:])
         post = tree_posterior(model, raw, seen)
         result["bayes"] = dict(enumerate(bayes_accuracy(post, truth)))
         out[view] = result

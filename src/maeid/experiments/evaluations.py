@@ -40,6 +40,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from maeid.evaluate.symbols import POOLS
 from maeid.evaluate.texture_measures import MEASURES as TEXTURE_MEASURES
 from maeid.experiments.texture_evaluations import texture_evaluation
 from maeid.mae.model import untrained_copy
@@ -130,8 +131,8 @@ def check_evaluations(requested: Mapping[str, Mapping[str, Any]], data: Mapping[
                 f"{data.get('model')!r}; train on rhm32 (or rhm32:knob=value,...) or drop it"
             )
         pool = (options or {}).get("pool", "mean")
-        if name in RHM_EVALUATIONS and pool not in ("mean", "cls"):
-            raise ValueError(f"{name} pool {pool!r}: use mean or cls")
+        if name in RHM_EVALUATIONS and pool not in POOLS:
+            raise ValueError(f"{name} pool {pool!r}: use one of {', '.join(POOLS)}")
 
 
 def identifiability(
@@ -221,8 +222,8 @@ def symbols(
     if unknown:
         raise ValueError(f"unknown symbols option(s) {unknown}; known: {list(SYMBOL_OPTIONS)}")
     pool = str(options.get("pool", "mean"))
-    if pool not in ("mean", "cls"):
-        raise ValueError(f"symbols pool {pool!r}: use mean or cls")
+    if pool not in POOLS:
+        raise ValueError(f"symbols pool {pool!r}: use one of {', '.join(POOLS)}")
     n_test, n_train = int(options.get("samples", 2000)), int(options.get("max_train", 4000))
     if n_test < 2 or n_train < 2:
         raise ValueError(
@@ -255,10 +256,11 @@ def symbol_metrics(
 ) -> Metrics:
     """`evaluate_symbols`' result for one pool, and the cell's theory, as report metrics.
 
-    Per view (`full`, `visible`) and level k: `probe_<view>.level_k` and `knn_<view>.level_k`
-    (the trained encoder), `untrained_probe_<view>` and `untrained_knn_<view>` (the floor),
-    `bayes_<view>`; `chance.level_k`; the theory's `d_c_bits`, `c_share.level_k` and
-    `p_in_S.level_k`.
+    Per view (`full`, `visible`) and level k: `probe_<view>.level_k` and
+    `knn_<view>.level_k` (the trained encoder), `untrained_probe_<view>` and
+    `untrained_knn_<view>` (the floor), `pixels_probe_<view>` and `pixels_knn_<view>` (the
+    view's pixels), `bayes_<view>`; `chance.level_k`; the theory's `d_c_bits`,
+    `c_share.level_k` and `p_in_S.level_k`.
     """
     metrics: Metrics = {}
     for view, short in SYMBOL_VIEWS.items():
@@ -268,6 +270,9 @@ def symbol_metrics(
                 continue
             for measure in ("probe", "knn"):
                 metrics[f"{prefix}{measure}_{short}"] = _levels(res[who][pool][measure])
+        if "pixels" in res:
+            for measure in ("probe", "knn"):
+                metrics[f"pixels_{measure}_{short}"] = _levels(res["pixels"][measure])
         metrics[f"bayes_{short}"] = _levels(res["bayes"])
     metrics["chance"] = _levels(result["full_image"]["trained"][pool]["chance"])
     metrics["d_c_bits"] = theory["d_c_bits"]

@@ -2,13 +2,15 @@
 
 Reads the metrics of the `symbols` evaluation (`maeid.experiments.evaluations`), under
 `symbols.`: per view (`full` image, `visible` tokens) and level k, the trained encoder's
-`probe_<view>.level_k` and `knn_<view>.level_k`, the untrained floor's
-`untrained_probe_<view>.level_k`, the Bayes limit `bayes_<view>.level_k` and `chance.level_k`;
+`probe_<view>.level_k` and `knn_<view>.level_k`, the floors
+`untrained_probe_<view>.level_k` (the encoder at initialisation) and
+`pixels_probe_<view>.level_k` (the view's pixels), the Bayes limit `bayes_<view>.level_k`
+and `chance.level_k`;
 and the theory's profile of the run's (ratio, unit): `d_c_bits`, `c_share.level_k`,
 `p_in_S.level_k`. Sections, each from the database alone:
 
 - per-level probe accuracy over ratio x unit (heat maps and a table with 95 % intervals
-  over seeds), beside the floor, chance and the Bayes limits;
+  over seeds), beside the floors, chance and the Bayes limits;
 - the theory's profile of the same cells;
 - Spearman's rho between each theory quantity and what training added (trained minus
   floor) per level, over all cells and within each unit, on trained runs only
@@ -127,8 +129,10 @@ def accuracy_section(
     sources = [
         (f"{PREFIX}.probe_full", "trained: full image"),
         (f"{PREFIX}.untrained_probe_full", "floor: untrained, full image"),
+        (f"{PREFIX}.pixels_probe_full", "floor: pixels, full image"),
         (f"{PREFIX}.probe_visible", "trained: visible tokens"),
         (f"{PREFIX}.untrained_probe_visible", "floor: untrained, visible"),
+        (f"{PREFIX}.pixels_probe_visible", "floor: pixels, visible"),
         (f"{PREFIX}.bayes_visible", "Bayes limit: visible side"),
     ]
     sources = [s for s in sources if any(r.get(f"{s[0]}.{levels[0]}") is not None for r in rows)]
@@ -140,13 +144,16 @@ def accuracy_section(
     columns = [
         ("probe_full", "probe, full"),
         ("untrained_probe_full", "floor, full"),
+        ("pixels_probe_full", "pixels, full"),
         ("knn_full", "kNN, full"),
         ("bayes_full", "Bayes, full"),
         ("probe_visible", "probe, visible"),
         ("untrained_probe_visible", "floor, visible"),
+        ("pixels_probe_visible", "pixels, visible"),
         ("bayes_visible", "Bayes, visible"),
         ("chance", "chance"),
     ]
+    columns = [c for c in columns if any(r.get(metric(c[0], levels[0])) is not None for r in rows)]
     head = ["ratio", "unit", "level", "trained runs"] + [label for _, label in columns]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (ratio, unit), cell in _cells(rows).items():
@@ -169,10 +176,12 @@ def accuracy_section(
     )
     return (
         "## Symbols per level: what a linear probe reads of the grammar\n\n"
-        f"Accuracy of a linear probe on frozen {pool}-pooled encoder features to every "
+        f"Accuracy of a linear probe on frozen encoder features ({POOL_WORDS.get(pool, pool)}) "
+        "to every "
         "symbol of each level (level 0 is the class; the last level the leaf symbols), on "
         "held-out images: the full image, and the visible tokens of masks from the run's own "
-        "sampler. Beside it: the same encoder at initialisation (the floor), predicting the "
+        "sampler. Beside it: the same encoder at initialisation and a linear probe on the "
+        "same view's pixels (the floors), predicting the "
         "most frequent symbol (chance), and the Bayes limit of each view, exact by belief "
         "propagation on the whole image or on the same masks' visible pixels. Cells are means "
         "over seeds; the table gives the mean ± the half-width of its 95 % interval over "
@@ -356,8 +365,16 @@ def _rho_text(rho, outcome: str, verdict: bool = True) -> str:
     return f"{text} {outcome.split(' ')[0]}" if verdict else text
 
 
+POOL_WORDS = {
+    "cls": "the [CLS] token",
+    "mean": "the mean of the patch tokens",
+    "tokens": "every patch token side by side at its position",
+}
+
+
 def _pool(runs: Sequence[RunRecord]) -> str:
-    """The pool the sweep's `symbols` metrics hold (mean unless the sweep says cls)."""
+    """The readout the sweep's `symbols` metrics hold (mean unless the sweep says
+    otherwise; `maeid.evaluate.symbols.POOLS`)."""
     pools = {
         str(((run.config or {}).get("evaluate") or {}).get("symbols", {}).get("pool", "mean"))
         for run in runs

@@ -1,7 +1,7 @@
 """The sweep's `shape_bias` and `rendition` evaluations (rhm32 only), from a run's config.
 
 Options (all optional): `train` (cue-consistent or clean training images for the probes,
-4000), `test` (held-out images per view, 1000), `pool` (`mean` or `cls`, default `mean`),
+4000), `test` (held-out images per view, 1000), `pool` (`mean`, `cls` or `tokens`, default `mean`),
 `probe_epochs` (30), `untrained_baseline` (shape bias of the encoder at initialisation,
 true). The images are standardised with the run's `data.mean`/`data.std`, or with the
 statistics of a clean sample of the model when the run left them to training. Metrics are
