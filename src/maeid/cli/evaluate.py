@@ -98,13 +98,14 @@ def run(args: argparse.Namespace) -> int:
     with torch.no_grad():
         data = load_eval_data(source, cfg, model, opts)
     result = evaluate_checkpoint(model, cfg, data, measures, out, opts, str(args.checkpoint))
-    print(format_summary(result))
+    print(format_summary(result, opts.pool))
     print(f"wrote {out / 'eval.json'}" + "".join(f", {f}" for f in result["figures"]))
     return 0
 
 
-def format_summary(result: dict) -> str:
-    """A few lines a researcher reads first; eval.json holds everything."""
+def format_summary(result: dict, pool: str = "cls") -> str:
+    """A few lines a researcher reads first (the `pool` readout where there are several);
+    eval.json holds everything."""
     lines = [
         f"{result['checkpoint']} on {result['data']} (mask ratio {result['mask_ratio']}, "
         f"unit {result['mask_unit']}px)"
@@ -162,7 +163,7 @@ def format_summary(result: dict) -> str:
     if "symbols" in result:
         from maeid.evaluate.symbols import format_symbols
 
-        lines.append(format_symbols(result["symbols"]))
+        lines.append(format_symbols(result["symbols"], pool))
     for measure in ("shape_bias", "rendition"):
         if measure in result:
             pairs = ", ".join(f"{k} {v:.3f}" for k, v in result[measure].items())

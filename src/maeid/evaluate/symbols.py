@@ -38,6 +38,11 @@ from maeid.theory.belief_propagation import bayes_accuracy, tree_posterior, visi
 from maeid.theory.masking import sample_masks
 
 POOLS = ("cls", "mean", "tokens")
+READOUTS = {
+    "cls": "[CLS]",
+    "mean": "mean of the patch tokens",
+    "tokens": "all tokens at their positions",
+}
 
 
 def symbol_table(model: RandomHierarchy, latents: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -237,13 +242,13 @@ def _check(x: torch.Tensor, y: torch.Tensor, split: str) -> None:
 
 def format_symbols(result: Mapping[str, object], pool: str = "mean") -> str:
     """Plain-text table of `evaluate_symbols`: per view and level, probe and kNN of the
-    trained encoder, the untrained floor's probe, chance and the Bayes limit."""
-    lines = [f"  symbol accuracy per level ({pool}-pooled features; probe / kNN)"]
+    trained encoder's `pool` readout and of the untrained floor's, the pixel floor's
+    probe, chance and the Bayes limit."""
+    lines = [f"  symbol accuracy per level ({READOUTS[pool]}; probe / kNN)"]
     for view in ("full_image", "visible_tokens"):
         res = result[view]
-        lines.append(
-            f"    {view:<16s} {'trained':>15s} {'untrained':>15s} {'chance':>7s} {'Bayes':>6s}"
-        )
+        lines.append(f"    {view:<16s} {'trained':>15s} {'untrained':>15s} {'pixels':>7s} "
+                     f"{'chance':>7s} {'Bayes':>6s}")  # fmt: skip
         for level, bayes in res["bayes"].items():
             cells = []
             for who in ("trained", "untrained"):
@@ -252,9 +257,10 @@ def format_symbols(result: Mapping[str, object], pool: str = "mean") -> str:
                     cells.append(f"{acc['probe'][level]:.3f} / {acc['knn'][level]:.3f}")
                 else:
                     cells.append("-")
+            pixels = f"{res['pixels']['probe'][level]:7.3f}" if "pixels" in res else f"{'-':>7s}"
             chance = res["trained"][pool]["chance"][level]
-            lines.append(f"    level {level:<10} {cells[0]:>15s} {cells[1]:>15s} {chance:7.3f} "
-                         f"{bayes:6.3f}")  # fmt: skip
+            lines.append(f"    level {level:<10} {cells[0]:>15s} {cells[1]:>15s} {pixels} "
+                         f"{chance:7.3f} {bayes:6.3f}")  # fmt: skip
     if "masked_loss" in result:
         m = result["masked_loss"]
         lines.append(f"  held-out masked loss {m['loss']:.3f}: Bayes {m['bayes']:.3f}, plateau "

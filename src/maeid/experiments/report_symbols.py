@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from maeid.evaluate.intervals import mean_interval
+from maeid.evaluate.symbols import READOUTS
 from maeid.experiments import paper_results
 from maeid.experiments.report_agreement import EXCESS, rank_agreement
 from maeid.experiments.report_figures import class_accuracy_vs_ratio, level_heatmaps
@@ -176,7 +177,7 @@ def accuracy_section(
     )
     return (
         "## Symbols per level: what a linear probe reads of the grammar\n\n"
-        f"Accuracy of a linear probe on frozen encoder features ({POOL_WORDS.get(pool, pool)}) "
+        f"Accuracy of a linear probe on frozen encoder features ({READOUTS.get(pool, pool)}) "
         "to every "
         "symbol of each level (level 0 is the class; the last level the leaf symbols), on "
         "held-out images: the full image, and the visible tokens of masks from the run's own "
@@ -363,13 +364,6 @@ def _rho_text(rho, outcome: str, verdict: bool = True) -> str:
     else:
         text = f"{rho.value:+.2f} [{rho.low:+.2f}, {rho.high:+.2f}]"
     return f"{text} {outcome.split(' ')[0]}" if verdict else text
-
-
-POOL_WORDS = {
-    "cls": "the [CLS] token",
-    "mean": "the mean of the patch tokens",
-    "tokens": "every patch token side by side at its position",
-}
 
 
 def _pool(runs: Sequence[RunRecord]) -> str:
