@@ -204,8 +204,9 @@ def theory_profile_section(rows: Sequence[Row], levels: Sequence[str]) -> str:
     return (
         "## The theory's profile of the same cells\n\n"
         "Over masks from the MAE's own sampler at each cell's ratio and unit: the mean code "
-        "size d_c in bits (log2 m per latent in S(m), log2 of the number of classes for the "
-        "root), the mean share of c's members at each level, and the probability that a "
+        "size d_c in bits (log2 of the number of classes for the root, and for every other "
+        "latent in S(m) log2 of its parent level's rule count), the mean share of c's "
+        "members at each level, and the probability that a "
         "latent of the level is in S(m).\n\n" + "\n".join(lines)
     )
 
