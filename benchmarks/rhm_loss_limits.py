@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/rhm_loss_limits.py [MODEL ...] [--masks 1024] [--threads 1]
 
-For every (unit, ratio) cell of `configs/sweeps/rhm32_ratio_unit.yaml` this prints the
+For the study's masking units and ratios (those of `configs/sweeps/rhm32_ratio_unit.yaml`)
+this prints the
 exact Bayes masked loss and the predict-the-mean plateau of the MAE's mask sampler
 (`maeid.theory.belief_propagation.cell_loss_limits`, shares of the pixel variance), and
 their gap. The normalised excess divides by that gap: where it is a few hundredths, the
@@ -28,6 +29,8 @@ def main() -> None:
     parser.add_argument("--masks", type=int, default=1024, help="masked images per cell")
     parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads")
     args = parser.parse_args()
+    if args.masks < 8:
+        parser.error(f"--masks {args.masks}: use at least 8 (the standard errors need 8 chunks)")
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     with threadpool_limits(args.threads):
@@ -40,7 +43,7 @@ def main() -> None:
                 for ratio in RATIOS:
                     try:
                         lim = cell_loss_limits(model, ratio, unit, num_masks=args.masks)
-                    except ValueError:  # the sampler cannot make this cell's masks
+                    except ValueError:  # the one way left: no unit of the cell stays visible
                         cells.append(f"{'impossible':>24s}")
                         continue
                     gap = lim.plateau.value - lim.bayes.value

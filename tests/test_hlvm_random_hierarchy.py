@@ -7,6 +7,7 @@ import pytest
 
 from maeid.hlvm import load_dataset, load_model, load_spec, save_dataset
 from maeid.hlvm.random_hierarchy import RandomHierarchy, RHMKnobs, parse_knobs
+from maeid.hlvm.yaml_spec import dump_yaml, spec_from_yaml
 from maeid.theory import identify
 
 
@@ -78,6 +79,7 @@ def test_rule_counts_by_level():
     assert np.array_equal(load_model("rhm32:m=8/8/8").rules[1], load_model("rhm32").rules[1])
     grids, choices, _ = model.sample_symbols(2000, seed=0)
     assert [int(c.max()) + 1 for c in choices] == [32, 4, 2]
+    assert spec_from_yaml(dump_yaml(model.spec)) == model.spec
     # A symbol's bits are its parent level's rule count.
     assert model.code_bits(["z0", "z1_0_0", "z2_0_0", "z3_0_0"]) == 3.0 + 5.0 + 2.0 + 1.0
 
@@ -89,6 +91,7 @@ def test_rule_counts_by_level():
         ("rhm32:v=2,m=9", ["m=9", "v=2", "at most 2"]),
         ("rhm32:m=8/600/2", ["m=8/600/2", "level 1", "at most 512"]),
         ("rhm32:m=16/4", ["m=16/4", "3 levels", "m=8/8/8"]),
+        ("rhm32:m=8/8", ["m=8/8", "3 levels"]),
         ("rhm32:m=4/0/2", ["m=4/0/2", "at least 1"]),
         ("rhm32:m=4/x/2", ["m='4/x/2'", "one integer per level"]),
         ("rhm32:patch=5", ["patch=5", "does not tile", "32"]),
@@ -125,8 +128,9 @@ def test_theory_runs_on_the_tree_and_code_bits_count_bits(rhm):
         rhm.code_bits(["x_0_0"])
 
 
-def test_dataset_round_trip_rebuilds_the_discrete_model(tmp_path):
-    model = load_model("rhm32:v=4,m=8", seed=2)
+@pytest.mark.parametrize("name", ["rhm32:v=4,m=8", "rhm32:m=32/4/2"])
+def test_dataset_round_trip_rebuilds_the_discrete_model(tmp_path, name):
+    model = load_model(name, seed=2)
     sample = model.sample(20, seed=1)
     path = save_dataset(tmp_path / "rhm.npz", model, sample)
     again, back = load_dataset(path)

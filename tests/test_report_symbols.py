@@ -34,6 +34,7 @@ def symbol_metrics(ratio: float, seed: int) -> dict:
     return {
         "probe_full": probe,
         "untrained_probe_full": same,
+        "pixels_probe_full": {f"level_{lv}": 0.1875 for lv in gains},
         "knn_full": probe,
         "bayes_full": {f"level_{lv}": 1.0 for lv in gains},
         "probe_visible": {k: v - 0.0625 for k, v in probe.items()},
@@ -46,9 +47,9 @@ def symbol_metrics(ratio: float, seed: int) -> dict:
     }
 
 
-def add(db, tmp_path, ratio, unit, seed):
+def add(db, tmp_path, ratio, unit, seed, evaluate=None):
     params = {"mask_ratio": ratio, "mask_unit": unit, "seed": seed}
-    cfg = {"train": params, "evaluate": {"symbols": {"pool": "mean"}}}
+    cfg = {"train": params, "evaluate": evaluate or {"symbols": {"pool": "mean"}}}
     db.add_run(sweep="rhm", config_hash=config_hash(cfg), config=cfg, params=params,
                run_dir=tmp_path / f"r{ratio}-{unit}-{seed}")  # fmt: skip
     return db.claim_next("rhm")
@@ -66,6 +67,9 @@ def fill(db_path, tmp_path) -> None:
         db.finish(claim, {"symbols": symbol_metrics(0.75, 3), "train": quality(0.625)}, {})
         claim = add(db, tmp_path, 0.9, 8, 0)  # the cell's only run failed
         db.fail(claim, "Traceback ...\nRuntimeError: loss is nan at step 7")
+        # A run that never asked for symbols is not a missing cell of this section.
+        claim = add(db, tmp_path, 0.9, 4, 0, evaluate={"reconstruction": {}})
+        db.fail(claim, "Traceback ...\nRuntimeError: out of memory")
 
 
 def quality(excess: float) -> dict:
@@ -121,7 +125,8 @@ def test_the_report_holds_every_section_and_number(report):
     assert text.count("| under-trained |") == 1  # the fourth seed at 0.75 / 8
     assert "without a finished run (blank in the heat maps): ratio 0.9 unit 8 (failed)." in text
     # Level 0 at 0.25 / unit 4: floors 0.25, 0.28125, 0.3125 plus 1/8, t(0.975, 2) * sd / sqrt 3.
-    assert "| 0.25 | 4 | 0 | 3/3 | 0.406 ± 0.078 | 0.281 ± 0.078 |" in text
+    assert "| 0.25 | 4 | 0 | 3/3 | 0.406 ± 0.078 | 0.281 ± 0.078 | 0.188 ± 0.000 |" in text
+    assert "pixels, full" in text and "pixels, visible" not in text  # only what was measured
     assert "| 0.75 | 8 | 0 | 3/4 |" in text
     assert "| 0.25 | 4 | 10.0 | 0.000 | 0.750 | 0.250 | 1.000 | 0.250 | 0.250 |" in text
     assert "| level 0 (class) | d_c (bits) | 18 | 1 | +0.50 [+0.50, +0.50] | agrees |" in text

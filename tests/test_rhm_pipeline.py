@@ -19,17 +19,20 @@ def test_train_and_evaluate_symbols_on_rhm(tmp_path, capsys):
     out = tmp_path / "eval"
     code = main(["evaluate", str(run), "--data", "synthetic", "--max-test", "100",
                  "--max-train", "200", "--probe-epochs", "2", "--measure", "symbols",
-                 "--out", str(out), "--threads", "1", "--no-progress"])  # fmt: skip
+                 "--pool", "tokens", "--out", str(out), "--threads", "1",
+                 "--no-progress"])  # fmt: skip
     assert code == 0
     printed = capsys.readouterr().out
-    assert "symbol accuracy per level" in printed
+    assert "symbol accuracy per level (all tokens at their positions" in printed
+    assert "pixels" in printed
     result = json.loads((out / "eval.json").read_text())
     assert "identify" not in result  # R² of symbol ids would mean nothing
     symbols = result["symbols"]
     assert symbols["train"] == 200 and symbols["test"] == 100
     for view in ("full_image", "visible_tokens"):
         assert set(symbols[view]) == {"trained", "untrained", "pixels", "bayes"}
-        assert set(symbols[view]["trained"]["cls"]["probe"]) == {"0", "1", "2"}
+        assert set(symbols[view]["trained"]) == {"cls", "mean", "tokens"}
+        assert set(symbols[view]["trained"]["tokens"]["probe"]) == {"0", "1", "2"}
     assert symbols["full_image"]["bayes"] == {"0": 1.0, "1": 1.0, "2": 1.0}
     loss = symbols["masked_loss"]  # 3 steps: nowhere near Bayes
     assert loss["bayes"] < loss["plateau"] and loss["excess"] > 0.5

@@ -67,6 +67,8 @@ def test_the_shipped_rhm32_sweep_plans_its_impossible_cells():
     assert "no visible unit" in skipped[0].reason
     assert set(spec.evaluate) == {"symbols", "reconstruction", "attention"}
     assert all(p.config["train"]["data"]["model"].startswith("rhm32") for p in runnable)
+    # Seed is the slowest axis: a sweep stopped early holds every cell once first.
+    assert [p.params["seed"] for p in runnable] == [0] * 14 + [1] * 14 + [2] * 14
 
 
 def test_a_two_cell_rhm32_sweep_measures_symbols_and_reports_them(tmp_path, capsys):
@@ -92,7 +94,8 @@ def test_a_two_cell_rhm32_sweep_measures_symbols_and_reports_them(tmp_path, caps
             assert row[f"symbols.bayes_full.level_{level}"] == 1.0  # sigma 0.2: BP reads all
             assert row[f"symbols.bayes_visible.level_{level}"] <= 1.0
             for name in ("probe_full", "knn_full", "untrained_probe_full", "probe_visible",
-                         "untrained_probe_visible", "chance"):  # fmt: skip
+                         "untrained_probe_visible", "pixels_probe_full", "pixels_knn_visible",
+                         "chance"):  # fmt: skip
                 assert 0.0 <= row[f"symbols.{name}.level_{level}"] <= 1.0
         assert row["symbols.p_in_S.level_0"] == 1.0  # the root is always shared
         assert row["train.normalised_excess"] > 0.25  # three steps: under-trained

@@ -154,3 +154,10 @@ def test_bad_inputs_are_refused(tiny):
         masked_mse(tiny, images, np.ones((3, 8, 8), dtype=bool))
     with pytest.raises(ValueError, match="does not tile"):
         visible_pixels(torch.zeros(3, 16), 3, (8, 8))
+
+
+def test_bp_reads_every_level_of_a_grammar_whose_rule_counts_differ_by_level():
+    model = load_model("rhm32:m=32/4/2,sigma=0.1")  # three levels, three counts
+    sample = model.sample(200, seed=0)
+    post = tree_posterior(model, sample.images)
+    assert bayes_accuracy(post, model.symbol_grids(sample.latents)) == [1.0, 1.0, 1.0, 1.0]

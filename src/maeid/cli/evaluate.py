@@ -11,7 +11,8 @@ from pathlib import Path
 
 from maeid.cli.help_format import ShowDefaults
 from maeid.cli.threads import add_threads_argument
-from maeid.evaluate.suite import MEASURES, POOLS
+from maeid.evaluate.suite import MEASURES
+from maeid.evaluate.symbols import POOLS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="output folder (default: RUN_DIR/eval)")
     p.add_argument(
         "--pool", choices=POOLS, default="cls",
-        help="features to probe: [CLS], mean of the patch tokens, or all tokens side by side",
+        help="features to probe: [CLS], mean of the patch tokens, or all tokens side by "
+        "side (tokens x width features: meant for small models such as rhm32's)",
     )  # fmt: skip
     p.add_argument("--max-train", type=int, default=10000, help="training images for probe/kNN")
     p.add_argument("--max-test", type=int, default=2000, help="test images (or samples)")

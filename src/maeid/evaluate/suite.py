@@ -2,8 +2,9 @@
 
 Measurements (each optional):
 
-- ``probe``: linear probe (BatchNorm without affine + linear) on frozen [CLS] or
-  mean-pooled features of the full image; top-1 on the test split.
+- ``probe``: linear probe (BatchNorm without affine + linear) on frozen features of the
+  full image ([CLS], mean-pooled, or all tokens side by side: ``--pool``); top-1 on the
+  test split.
 - ``knn``: cosine k-NN (k = 20, DINO's weighted vote) top-1 on the same features.
 - ``tsne``: t-SNE of ten classes of test features (``tsne.png``).
 - ``recon``: MSE, PSNR, SSIM, FSIM of reconstructions at the checkpoint's masking ratio,
@@ -14,8 +15,9 @@ Measurements (each optional):
 - ``identify``: synthetic data only, the practical regime: R² per latent level of the
   masked and the full-image representation beside the theory's profile.
 - ``symbols``: the random-hierarchy model (rhm32) only: linear-probe and kNN accuracy per
-  level from [CLS] and mean-pooled features to every symbol, full image and visible
-  tokens, beside the untrained encoder and the Bayes limit (`maeid.evaluate.symbols`);
+  level from [CLS], mean-pooled and all-token features to every symbol, full image and
+  visible tokens, beside the untrained encoder, the same view's pixels and the Bayes
+  limit (`maeid.evaluate.symbols`);
   and the held-out masked loss beside its Bayes limit and plateau (`maeid.evaluate.excess`).
 - ``shape_bias``, ``rendition``: rhm32 only, cue-conflict shape bias and accuracy under
   rendition shifts, beside their references (`maeid.evaluate.texture_measures`).

@@ -37,12 +37,13 @@ from maeid.hlvm.random_hierarchy import RandomHierarchy
 from maeid.theory.belief_propagation import bayes_accuracy, tree_posterior, visible_pixels
 from maeid.theory.masking import sample_masks
 
-POOLS = ("cls", "mean", "tokens")
+# The readouts of the encoder, by name: what `pool` options and `--pool` accept.
 READOUTS = {
     "cls": "[CLS]",
     "mean": "mean of the patch tokens",
     "tokens": "all tokens at their positions",
 }
+POOLS = tuple(READOUTS)
 
 
 def symbol_table(model: RandomHierarchy, latents: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -193,7 +194,9 @@ def evaluate_symbols(
     mean: Sequence[float], std: Sequence[float], ratio: float,
     untrained: nn.Module | None = None, config: ProbeConfig | None = None, seed: int = 0,
 ) -> dict[str, object]:  # fmt: skip
-    """Per-level symbol accuracy of `encoder` (and `untrained`) beside the Bayes limits.
+    """Per-level symbol accuracy of `encoder` (and `untrained`), every readout of `POOLS`,
+    beside a linear probe and kNN on the view's pixels (`result[view]["pixels"]`) and the
+    Bayes limits (`result[view]["bayes"]`).
 
     Images are standardised as the encoder was trained (`mean`, `std` undo it for belief
     propagation, which works on the model's pixels). Views: `full_image`, and

@@ -13,12 +13,14 @@ A sweep's `evaluate` names any of:
 - `symbols` (rhm32 data only): per level (0 = the class .. L = the leaf symbols), linear
   probe and kNN accuracy of the encoder's features on the full image and on the visible
   tokens of masks from the training sampler (`maeid.evaluate.symbols`), beside the same
-  encoder at initialisation (the floor), chance and the Bayes limit of each view (belief
-  propagation on the whole image, or on the same masks' visible pixels); with the
+  encoder at initialisation and a probe on the view's pixels (the floors), chance and
+  the Bayes limit of each view (belief propagation on the whole image, or on the same
+  masks' visible pixels); with the
   theory's profile of the run's (ratio, unit): d_c in bits, the share of c at each level
   and P(a level's latent is in S). Options: `samples` (held-out test samples, 2000),
   `max_train` (the probes' training samples, 4000), `probe_epochs` (30), `pool` (the
-  features the metrics hold, `mean` or `cls`; both land in `RUN_DIR/eval/symbols.json`).
+  readout the metrics hold, `mean`, `cls` or `tokens`; all three land in
+  `RUN_DIR/eval/symbols.json`).
 - `shape_bias`, `rendition` (rhm32): cue-conflict shape bias and rendition-shift accuracy
   beside their references (`maeid.experiments.texture_evaluations`).
 - `probe`, `knn`, `tsne`, `reconstruction`, `attention`, `robustness` (the paper's

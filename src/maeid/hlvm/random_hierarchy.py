@@ -98,12 +98,10 @@ def _text(value: object) -> str:
 
 
 def _rule_counts(value: object) -> int | tuple[int, ...]:
-    """`m` as an int, or one int per level from "16/4/2" or a list; equal counts fold
-    into one int, so `m=8/8/8` and `m=8` are the same model."""
-    parts = value.split("/") if isinstance(value, str) else value
+    """`m` as an int, or one int per level from "16/4/2" or a list."""
+    parts = value.split("/") if isinstance(value, str) and "/" in value else value
     if isinstance(parts, (list, tuple)):
-        counts = tuple(int(str(p).strip()) for p in parts)
-        return counts[0] if len(set(counts)) == 1 else counts
+        return tuple(int(str(p).strip()) for p in parts)
     return int(str(value))
 
 
@@ -193,11 +191,14 @@ def _checked(values: dict[str, object]) -> RHMKnobs:
                 f"rhm32 size={size} / patch={patch} = {grid} leaf patches per side; it must be "
                 "a power of 2 of at least 2 (2x2 branching), e.g. size=32 with patch=4"
             )
-    if not isinstance(m, int) and len(m) != levels:
-        raise ValueError(
-            f"rhm32 m={_text(m)} gives {len(m)} rule counts for a tree of {levels} levels; "
-            f"give one per level, root first, e.g. m={'/'.join(['8'] * levels)}"
-        )
+    if not isinstance(m, int):
+        if len(m) != levels:
+            raise ValueError(
+                f"rhm32 m={_text(m)} gives {len(m)} rule counts for a tree of {levels} "
+                f"levels; give one per level, root first, e.g. m={'/'.join(['8'] * levels)}"
+            )
+        if len(set(m)) == 1:
+            m = m[0]  # equal counts are the uniform model: m=8/8/8 is m=8
     # A tuple of 4 children from v symbols: v^4 tuples in all, and each level needs one
     # per (parent symbol, rule) for the rules to be unambiguous.
     for level in range(levels):
@@ -232,6 +233,8 @@ def rhm_spec(knobs: RHMKnobs) -> GraphSpec:
         name=knobs.tag(),
     )
     meta = {"name": knobs.tag(), "builder": "random_hierarchy", **asdict(knobs)}
+    if isinstance(knobs.m, tuple):
+        meta["m"] = list(knobs.m)  # as YAML writes and reads it back
     return GraphSpec(spec.nodes, image_shape=spec.image_shape, meta=meta)
 
 
