@@ -18,7 +18,7 @@ import pytest
 from maeid.cli import main
 from maeid.experiments.config_hash import config_hash
 from maeid.experiments.report import build_report
-from maeid.experiments.report_symbols import level_verdict, symbol_levels
+from maeid.experiments.report_symbols import agreement_section, level_verdict, symbol_levels
 from maeid.experiments.results_db import ResultsDB
 
 RATIOS, UNITS = (0.25, 0.5, 0.75), (4, 8)
@@ -156,3 +156,19 @@ def test_report_cli_prints_the_symbols_headline(tmp_path, capsys):
     assert main(["report", str(tmp_path / "r.db"), "--sweep", "rhm", "--out",
                  str(tmp_path / "out")]) == 0  # fmt: skip
     assert "| L0 probe / floor |" in capsys.readouterr().out
+
+
+def test_a_level_the_floor_already_reads_is_flagged_in_the_verdict():
+    rows = [
+        {"id": i, "mask_ratio": r, "mask_unit": 4, "seed": 0, "train.normalised_excess": 0.1,
+         "symbols.probe_full.level_0": 0.5, "symbols.untrained_probe_full.level_0": 0.3,
+         "symbols.bayes_full.level_0": 1.0, "symbols.probe_full.level_1": 0.99,
+         "symbols.untrained_probe_full.level_1": 0.98, "symbols.bayes_full.level_1": 1.0,
+         "symbols.p_in_S.level_0": 1.0, "symbols.p_in_S.level_1": r}
+        for i, r in enumerate((0.25, 0.5, 0.75))
+    ]  # fmt: skip
+    text = agreement_section(rows, ["level_0", "level_1"])
+    verdicts = text.split("### Verdict per level")[1]
+    level_1 = next(line for line in verdicts.splitlines() if line.startswith("- level 1"))
+    assert "floor already reads this level at 0.980 of a Bayes limit of 1.000" in level_1
+    assert "floor already reads" not in verdicts.replace(level_1, "")

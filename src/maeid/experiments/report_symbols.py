@@ -261,9 +261,25 @@ def agreement_section(rows: Sequence[Row], levels: Sequence[str]) -> str:
         outcome = level_verdict(rows, lv, VERDICT_VIEW, VERDICT_THEORY)[3]
         parts.append(
             f"- {level_name(lv)}: {outcome} (gain of the {VIEWS[VERDICT_VIEW]} probe against "
-            f"{THEORY[VERDICT_THEORY][1]})"
+            f"{THEORY[VERDICT_THEORY][1]}){_ceiling_note(rows, lv)}"
         )
     return "\n".join(parts)
+
+
+def _ceiling_note(rows: Sequence[Row], level: str) -> str:
+    """A warning where the floor leaves training almost nothing to add at `level`."""
+    floors = [r[k] for r in rows if (k := metric(f"untrained_probe_{VERDICT_VIEW}", level)) in r]
+    limits = [r[k] for r in rows if (k := metric(f"bayes_{VERDICT_VIEW}", level)) in r]
+    if not floors or not limits:
+        return ""
+    floor, limit = sum(floors) / len(floors), sum(limits) / len(limits)
+    if limit - floor > CEILING_ROOM:
+        return ""
+    return (
+        f"; the untrained floor already reads this level at {floor:.3f} of a Bayes limit of "
+        f"{limit:.3f}, so what training adds is capped near {limit - floor:.3f} and its "
+        "ranks are mostly noise"
+    )
 
 
 def class_section(rows: Sequence[Row], out: Path, figures: list[Path]) -> str:
@@ -333,6 +349,11 @@ def missing_cells(rows: Sequence[Row], runs: Sequence[RunRecord], prefix: str) -
         if run.mask_ratio is not None and run.mask_unit is not None:
             states[(run.mask_ratio, run.mask_unit)].add(run.status)
     return {cell: ", ".join(sorted(s)) for cell, s in sorted(states.items()) if cell not in done}
+
+
+# Room between the untrained floor and the Bayes limit below which a level's gain is too
+# small to rank (the all-token readout of an untrained encoder reads rhm32's leaves at 0.99).
+CEILING_ROOM = 0.05
 
 
 def _ratio_means(rows: Sequence[Row], name: str, unit: int) -> dict[float, float]:
