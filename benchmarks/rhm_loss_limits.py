@@ -2,8 +2,7 @@
 
     .venv/bin/python benchmarks/rhm_loss_limits.py [MODEL ...] [--masks 1024] [--threads 1]
 
-For the study's masking units and ratios (those of `configs/sweeps/rhm32_ratio_unit.yaml`)
-this prints the
+For the masking units and ratios of `configs/sweeps/rhm32_ratio_unit.yaml` this prints the
 exact Bayes masked loss and the predict-the-mean plateau of the MAE's mask sampler
 (`maeid.theory.belief_propagation.cell_loss_limits`, shares of the pixel variance), and
 their gap. The normalised excess divides by that gap: where it is a few hundredths, the
@@ -12,15 +11,16 @@ loss cannot tell a model that learnt the hierarchy from one that did not.
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 from threadpoolctl import threadpool_limits
 
+from maeid.experiments.sweep_spec import SweepSpec
 from maeid.hlvm import load_model
 from maeid.theory.belief_propagation import cell_loss_limits
 
-RATIOS = (0.1, 0.25, 0.5, 0.75, 0.9)
-UNITS = (4, 8, 16)
+STUDY = Path(__file__).resolve().parents[1] / "configs" / "sweeps" / "rhm32_ratio_unit.yaml"
 
 
 def main() -> None:
@@ -32,15 +32,17 @@ def main() -> None:
     if args.masks < 8:
         parser.error(f"--masks {args.masks}: use at least 8 (the standard errors need 8 chunks)")
     torch.set_num_threads(args.threads)
+    grid = SweepSpec.from_yaml(STUDY).grid
+    ratios, units = grid["mask_ratio"], grid["mask_unit"]
     start = time.perf_counter()
     with threadpool_limits(args.threads):
         for name in args.models:
             model = load_model(name)
             print(f"{model.name}: Bayes / plateau (gap), {args.masks} masked images a cell")
-            print("unit  " + "".join(f"{f'ratio {r:g}':>24s}" for r in RATIOS))
-            for unit in UNITS:
+            print("unit  " + "".join(f"{f'ratio {r:g}':>24s}" for r in ratios))
+            for unit in units:
                 cells = []
-                for ratio in RATIOS:
+                for ratio in ratios:
                     try:
                         lim = cell_loss_limits(model, ratio, unit, num_masks=args.masks)
                     except ValueError:  # the one way left: no unit of the cell stays visible

@@ -128,15 +128,18 @@ def accuracy_section(
         bayes = _mean(rows, metric("bayes_full", lv))
         notes[lv] = f"chance {chance}\nBayes, full {bayes}"
     sources = [
-        (f"{PREFIX}.probe_full", "trained: full image"),
-        (f"{PREFIX}.untrained_probe_full", "floor: untrained, full image"),
-        (f"{PREFIX}.pixels_probe_full", "floor: pixels, full image"),
-        (f"{PREFIX}.probe_visible", "trained: visible tokens"),
-        (f"{PREFIX}.untrained_probe_visible", "floor: untrained, visible"),
-        (f"{PREFIX}.pixels_probe_visible", "floor: pixels, visible"),
-        (f"{PREFIX}.bayes_visible", "Bayes limit: visible side"),
+        (f"{PREFIX}.{name}", label)
+        for name, label in (
+            ("probe_full", "trained: full image"),
+            ("untrained_probe_full", "floor: untrained, full image"),
+            ("pixels_probe_full", "floor: pixels, full image"),
+            ("probe_visible", "trained: visible tokens"),
+            ("untrained_probe_visible", "floor: untrained, visible"),
+            ("pixels_probe_visible", "floor: pixels, visible"),
+            ("bayes_visible", "Bayes limit: visible side"),
+        )
+        if _measured(rows, name, levels[0])
     ]
-    sources = [s for s in sources if any(r.get(f"{s[0]}.{levels[0]}") is not None for r in rows)]
     fig = level_heatmaps(
         rows, levels, sources, out / "symbol_heatmaps.png", "accuracy",
         "rhm32: linear-probe accuracy per level of the grammar", notes,
@@ -154,7 +157,7 @@ def accuracy_section(
         ("bayes_visible", "Bayes, visible"),
         ("chance", "chance"),
     ]
-    columns = [c for c in columns if any(r.get(metric(c[0], levels[0])) is not None for r in rows)]
+    columns = [(name, label) for name, label in columns if _measured(rows, name, levels[0])]
     head = ["ratio", "unit", "level", "trained runs"] + [label for _, label in columns]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (ratio, unit), cell in _cells(rows).items():
@@ -224,7 +227,7 @@ def agreement_section(rows: Sequence[Row], levels: Sequence[str]) -> str:
     ]
     tracks: dict[str, list[str]] = defaultdict(list)
     for view, view_label in VIEWS.items():
-        if not any(r.get(metric(f"probe_{view}", levels[0])) is not None for r in rows):
+        if not _measured(rows, f"probe_{view}", levels[0]):
             continue
         head = ["level", "theory quantity", "trained runs", "under-trained runs",
                 "all cells: rho [95 %]", "verdict"] + [f"unit {u}" for u in units]  # fmt: skip
@@ -354,6 +357,11 @@ def missing_cells(rows: Sequence[Row], runs: Sequence[RunRecord], prefix: str) -
 # Room between the untrained floor and the Bayes limit below which a level's gain is too
 # small to rank (the all-token readout of an untrained encoder reads rhm32's leaves at 0.99).
 CEILING_ROOM = 0.05
+
+
+def _measured(rows: Sequence[Row], name: str, level: str) -> bool:
+    """Whether any run holds the metric `name` at `level` (older sweeps lack some)."""
+    return any(r.get(metric(name, level)) is not None for r in rows)
 
 
 def _ratio_means(rows: Sequence[Row], name: str, unit: int) -> dict[float, float]:
