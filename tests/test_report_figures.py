@@ -110,3 +110,10 @@ def test_a_missing_model_file_does_not_sink_the_report(tmp_path):
     Run.config["train"]["data"]["model"] = str(tmp_path / "moved.yaml")
     (section,) = theory_sections([Run()], tmp_path)
     assert section.startswith("## The theory (moved.yaml)") and "Not computed" in section
+
+
+def test_a_builder_name_with_slashes_heads_its_theory_section_whole():
+    from maeid.experiments.report_theory import model_label
+
+    assert model_label("rhm32:m=32/4/2,p_texture=0.5") == "rhm32:m=32/4/2,p_texture=0.5"
+    assert model_label("configs/models/tree.yaml") == "tree.yaml"

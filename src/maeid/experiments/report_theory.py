@@ -38,10 +38,16 @@ def theory_sections(runs: Sequence[RunRecord], out: Path) -> list[str]:
             )
         except (ValueError, OSError) as err:  # e.g. the model's YAML moved since the sweep
             sections.append(
-                f"## The theory ({Path(model).name})\n\n_Not computed: {err}. The measured "
+                f"## The theory ({model_label(model)})\n\n_Not computed: {err}. The measured "
                 "sections below stand on their own._"
             )
     return sections
+
+
+def model_label(model: str) -> str:
+    """How a heading names a generating model: a YAML file by its file name, a builder
+    name with its knobs (`rhm32:m=32/4/2`, slashes and all) as it is."""
+    return Path(model).name if model.endswith((".yaml", ".yml")) else model
 
 
 def theory_section(
@@ -66,7 +72,7 @@ def theory_section(
     plot_level_composition(profile, folder / "theory_levels.png")
     figure = (folder / "theory_levels.png").relative_to(report_dir)
     return (
-        f"## The theory: which latents a mask makes the MAE recover ({Path(model).name})\n\n"
+        f"## The theory: which latents a mask makes the MAE recover ({model_label(model)})\n\n"
         f"For every masking ratio x unit of this sweep, {NUM_MASKS} masks from the MAE's own "
         "sampler: how many units are masked, the code dimension d_c, the probability that c "
         "holds only top-level latents (P(c⊆L0)), and the share of c's members at each "
