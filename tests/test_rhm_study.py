@@ -71,6 +71,20 @@ def test_the_shipped_rhm32_sweep_plans_its_impossible_cells():
     assert [p.params["seed"] for p in runnable] == [0] * 14 + [1] * 14 + [2] * 14
 
 
+def test_the_shipped_texture_sweep_trains_on_signed_images_at_unit_4():
+    from maeid.hlvm import load_model
+
+    spec = SweepSpec.from_yaml(ROOT / "configs" / "sweeps" / "rhm32_texture.yaml")
+    runnable, skipped = spec.plan()
+    assert len(runnable) == 15 and not skipped
+    assert {p.params["mask_unit"] for p in runnable} == {4}
+    assert set(spec.evaluate) == {"shape_bias", "rendition", "reconstruction"}
+    assert all(spec.evaluate[name]["pool"] == "tokens" for name in ("shape_bias", "rendition"))
+    (model,) = {p.config["train"]["data"]["model"] for p in runnable}
+    knobs = load_model(model).knobs
+    assert knobs.p_texture == 0.5 and knobs.texture == 0.03 and knobs.rule_counts == "32/4/2"
+
+
 def test_a_two_cell_rhm32_sweep_measures_symbols_and_reports_them(tmp_path, capsys):
     spec = {
         "name": "rhm_tiny",
