@@ -9,6 +9,7 @@ from maeid.evaluate.symbols import (
     POOLS,
     by_level,
     chance_accuracy,
+    class_through_rules,
     encoder_features,
     evaluate_symbols,
     multi_knn_accuracy,
@@ -72,12 +73,14 @@ def test_evaluate_symbols_reports_every_view_level_and_limit():
     for view in ("full_image", "visible_tokens"):
         res = out[view]
         assert set(res) == {"trained", "untrained", "pixels", "bayes"}
-        assert set(res["pixels"]) == {"probe", "knn", "chance"}
+        assert set(res["pixels"]) == {"probe", "knn", "chance", "rules"}
         for pool in POOLS:
             for measure in ("probe", "knn", "chance"):
                 levels = res["trained"][pool][measure]
                 assert set(levels) == {0, 1, 2}
                 assert all(0.0 <= v <= 1.0 for v in levels.values())
+            assert set(res["trained"][pool]["rules"]) == {0}
+            assert 0.0 <= res["trained"][pool]["rules"][0] <= 1.0
     # sigma 0.2 on the whole image: BP reads every symbol; half the tokens hidden: not all.
     assert out["full_image"]["bayes"] == {0: 1.0, 1: 1.0, 2: 1.0}
     assert out["visible_tokens"]["bayes"][2] < 0.9
@@ -106,3 +109,45 @@ def test_pixel_floor_zeroes_exactly_the_masked_patches():
     assert (x[0, :4, 4:] == 0).all() and (x[1, 4:, 4:] == 0).all()
     assert int((x == 0).sum()) == 2 * 16
     assert torch.equal(pixel_features(images, None, 4), images.flatten(1))
+
+
+def test_the_class_through_the_rules_is_exact_from_exact_level1_readouts():
+    model = load_model("rhm32:m=32/4/2")
+    sample = model.sample(500, seed=3)
+    level1 = model.symbol_grids(sample.latents)[1].reshape(-1, 4)  # raster order
+    classes = sample.latents["z0"][:, 0]
+    v = model.knobs.v
+    frequencies = torch.full((4, v), 1.0 / v)
+    sure = torch.nn.functional.one_hot(torch.from_numpy(level1), v).double()
+    posterior = class_through_rules(model, sure, frequencies)
+    assert posterior.shape == (500, model.knobs.n_classes)
+    assert (posterior.argmax(-1).numpy() == classes).all()  # unambiguous rules
+    torch.testing.assert_close(posterior.sum(-1), torch.ones(500, dtype=torch.float64))
+    # Readouts that know nothing leave every class as likely as its rules make it.
+    blind = class_through_rules(model, torch.full((500, 4, v), 1.0 / v), frequencies)
+    torch.testing.assert_close(blind, torch.full_like(blind, 1.0 / model.knobs.n_classes))
+    # One symbol read wrong (0.6) but hedged (0.4 on the truth): the rules name the class
+    # unless the wrong tuple is itself a rule, of another class, which then wins.
+    hedged = sure.clone()
+    hedged[:, 0] = 0.6 * hedged[:, 0].roll(1, dims=-1) + 0.4 * hedged[:, 0]
+    recovered = class_through_rules(model, hedged, frequencies).argmax(-1).numpy()
+    owner = {tuple(rule): c for c, rules in enumerate(model.rules[0]) for rule in rules}
+    wrong = np.concatenate([(level1[:, :1] + 1) % v, level1[:, 1:]], 1)
+    expected = [owner.get(tuple(t), c) for t, c in zip(wrong, classes, strict=True)]
+    assert (recovered == np.array(expected)).all()
+    assert 0.8 < (recovered == classes).mean() < 1.0  # both cases occur here
+
+
+def test_only_the_readouts_asked_for_are_probed():
+    torch.manual_seed(0)
+    model = load_model("rhm32:levels=2,size=16,v=4,m=4,n_classes=4")
+    encoder = build_mae("tiny", in_chans=1).eval()
+    train, test = model.sample(60, seed=0), model.sample(40, seed=1)
+    args = (encoder, model, torch.from_numpy(train.images), train.latents,
+            torch.from_numpy(test.images), test.latents, (0.0,), (1.0,), 0.5)  # fmt: skip
+    out = evaluate_symbols(*args, config=ProbeConfig(epochs=1), pools=("tokens",))
+    assert set(out["full_image"]["trained"]) == {"tokens"}
+    with pytest.raises(ValueError, match="pools=\\['median'\\]"):
+        evaluate_symbols(*args, pools=("median",))
+    with pytest.raises(ValueError, match="levels are 0..2"):
+        model.latent_names(3)

@@ -18,7 +18,12 @@ import pytest
 from maeid.cli import main
 from maeid.experiments.config_hash import config_hash
 from maeid.experiments.report import build_report
-from maeid.experiments.report_symbols import agreement_section, level_verdict, symbol_levels
+from maeid.experiments.report_symbols import (
+    agreement_section,
+    level_verdict,
+    rules_section,
+    symbol_levels,
+)
 from maeid.experiments.results_db import ResultsDB
 
 RATIOS, UNITS = (0.25, 0.5, 0.75), (4, 8)
@@ -172,3 +177,22 @@ def test_a_level_the_floor_already_reads_is_flagged_in_the_verdict():
     level_1 = next(line for line in verdicts.splitlines() if line.startswith("- level 1"))
     assert "floor already reads this level at 0.980 of a Bayes limit of 1.000" in level_1
     assert "floor already reads" not in verdicts.replace(level_1, "")
+
+
+def test_the_class_through_the_rules_is_judged_on_trained_runs_against_bayes():
+    def row(i, ratio, excess, through):
+        return {"id": i, "mask_ratio": ratio, "mask_unit": 4, "seed": i,
+                "train.normalised_excess": excess, "symbols.rules_full.level_0": through,
+                "symbols.untrained_rules_full.level_0": 0.5,
+                "symbols.bayes_full.level_0": 1.0, "symbols.p_in_S.level_0": 1.0}  # fmt: skip
+
+    rows = [row(0, 0.1, 0.1, 0.97), row(1, 0.1, 0.2, 0.99), row(2, 0.5, 0.1, 0.6),
+            row(3, 0.9, 0.9, 0.99)]  # fmt: skip
+    text = rules_section(rows)
+    assert "| 0.1 | 4 | 2/2 | 1.000 | 0.980 ± 0.127 | 0.500 ± 0.000 | n/a | 1.000 ± 0.000 |" in text
+    assert "- ratio 0.1, unit 4: agrees (0.980 ± 0.127 on 2 trained run(s), Bayes 1.000)" in text
+    assert "- ratio 0.5, unit 4: disagrees (0.600 (n=1) on 1 trained run(s)" in text
+    verdicts = text.rsplit("|", 1)[1]  # the lines after the table
+    assert "ratio 0.9" not in verdicts  # under-trained: shown in the table, not judged
+    only_under = rules_section([row(0, 0.9, 0.9, 0.99)])
+    assert only_under.endswith("- untestable: no trained run.")

@@ -31,12 +31,14 @@ def test_train_and_evaluate_symbols_on_rhm(tmp_path, capsys):
     assert symbols["train"] == 200 and symbols["test"] == 100
     for view in ("full_image", "visible_tokens"):
         assert set(symbols[view]) == {"trained", "untrained", "pixels", "bayes"}
-        assert set(symbols[view]["trained"]) == {"cls", "mean", "tokens"}
+        assert set(symbols[view]["trained"]) == {"tokens"}  # the readout asked for, alone
         assert set(symbols[view]["trained"]["tokens"]["probe"]) == {"0", "1", "2"}
+        assert set(symbols[view]["trained"]["tokens"]["rules"]) == {"0"}
     assert symbols["full_image"]["bayes"] == {"0": 1.0, "1": 1.0, "2": 1.0}
     loss = symbols["masked_loss"]  # 3 steps: nowhere near Bayes
     assert loss["bayes"] < loss["plateau"] and loss["excess"] > 0.5
     assert "normalised excess" in printed
+    assert "class through the rules from the level-1 probes" in printed
 
 
 def test_synth_writes_rhm_and_refuses_bad_knobs(tmp_path, capsys):

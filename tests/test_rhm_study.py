@@ -111,6 +111,9 @@ def test_a_two_cell_rhm32_sweep_measures_symbols_and_reports_them(tmp_path, caps
                          "untrained_probe_visible", "pixels_probe_full", "pixels_knn_visible",
                          "chance"):  # fmt: skip
                 assert 0.0 <= row[f"symbols.{name}.level_{level}"] <= 1.0
+        for who in ("", "untrained_", "pixels_"):  # the class through the root's rules
+            assert 0.0 <= row[f"symbols.{who}rules_full.level_0"] <= 1.0
+            assert f"symbols.{who}rules_full.level_1" not in row
         assert row["symbols.p_in_S.level_0"] == 1.0  # the root is always shared
         assert row["train.normalised_excess"] > 0.25  # three steps: under-trained
         assert row["recon.masked.mse"] > 0
@@ -120,6 +123,7 @@ def test_a_two_cell_rhm32_sweep_measures_symbols_and_reports_them(tmp_path, caps
     for run in runs:
         saved = json.loads(Path(run.artefacts["symbols_json"]).read_text())
         assert saved["pool"] == "mean" and saved["test"] == 60 and saved["train"] == 120
+        assert set(saved["full_image"]["trained"]) == {"mean"}  # only the readout reported
         assert math.isclose(saved["full_image"]["trained"]["mean"]["probe"]["0"],
                             run.metrics["symbols"]["probe_full"]["level_0"])  # fmt: skip
 
@@ -141,9 +145,11 @@ def test_a_two_cell_rhm32_sweep_measures_symbols_and_reports_them(tmp_path, caps
         "## Symbols per level: what a linear probe reads of the grammar",
         "## The theory's profile of the same cells",
         "## Does the measurement follow the theory? (per level)",
+        "## Does the encoder determine the class? Read through the root's rules",
         "## Class accuracy against the masking ratio, beside the paper's Table 1",
     ):
         assert title in text, title
+    assert "- untestable: no trained run." in text  # three steps train nothing
     assert text.count("| under-trained |") == 2
     assert "## Identifiability" not in text  # no R² to miss on a symbols sweep
     assert "| 0.5 | 8 | 2.0 | 1.000 | 0.000 | 0.000 | 1.000 | 0.000 | 0.000 |" in text

@@ -15,9 +15,9 @@ Measurements (each optional):
 - ``identify``: synthetic data only, the practical regime: R² per latent level of the
   masked and the full-image representation beside the theory's profile.
 - ``symbols``: the random-hierarchy model (rhm32) only: linear-probe and kNN accuracy per
-  level from [CLS], mean-pooled and all-token features to every symbol, full image and
-  visible tokens, beside the untrained encoder, the same view's pixels and the Bayes
-  limit (`maeid.evaluate.symbols`);
+  level from the ``--pool`` readout to every symbol, and the class through the root's
+  rules from the level-1 probes, full image and visible tokens, beside the untrained
+  encoder, the same view's pixels and the Bayes limit (`maeid.evaluate.symbols`);
   and the held-out masked loss beside its Bayes limit and plateau (`maeid.evaluate.excess`).
 - ``shape_bias``, ``rendition``: rhm32 only, cue-conflict shape bias and accuracy under
   rendition shifts, beside their references (`maeid.evaluate.texture_measures`).
@@ -72,7 +72,7 @@ class EvalData:
 
 @dataclass(frozen=True)
 class EvalOptions:
-    pool: str = "cls"  # features for probe / kNN / t-SNE: cls | mean
+    pool: str = "cls"  # features for probe / kNN / t-SNE / symbols: cls | mean | tokens
     max_train: int = 10000
     max_test: int = 2000
     recon_images: int = 256
@@ -377,6 +377,7 @@ class _Run:
             model, d.source_model, norm(torch.from_numpy(train.images)), train.latents,
             d.test_images, d.latents, d.mean, d.std, self.ratio, untrained=untrained,
             config=ProbeConfig(self.opts.probe_epochs, seed=self.opts.seed), seed=self.opts.seed,
+            pools=(self.opts.pool,),
         )  # fmt: skip
         if not model.norm_pix_loss and not model.boundary_exclude:
             from maeid.evaluate.excess import masked_loss_excess

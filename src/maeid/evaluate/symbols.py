@@ -56,10 +56,20 @@ def multi_probe_accuracy(
     num_classes: int, config: ProbeConfig | None = None,
 ) -> np.ndarray:  # fmt: skip
     """Test accuracy of one linear probe per column of `train_y` (N, Z), shape (Z,)."""
+    ty = torch.as_tensor(test_y).long()
+    _check(torch.as_tensor(test_x), ty, "test")
+    posteriors = multi_probe_posteriors(train_x, train_y, test_x, num_classes, config)
+    return (posteriors.argmax(-1) == ty).double().mean(0).numpy()
+
+
+def multi_probe_posteriors(
+    train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, num_classes: int,
+    config: ProbeConfig | None = None,
+) -> torch.Tensor:  # fmt: skip
+    """(N_test, Z, num_classes) softmax of one linear probe per column of `train_y` (N, Z)."""
     cfg = config or ProbeConfig()
     x, y = torch.as_tensor(train_x).float(), torch.as_tensor(train_y).long()
     _check(x, y, "train")
-    _check(torch.as_tensor(test_x), torch.as_tensor(test_y), "test")
     z = y.shape[1]
     gen = torch.Generator().manual_seed(cfg.seed)
     head = linear_head(x.shape[1], z * num_classes)
@@ -88,9 +98,33 @@ def multi_probe_accuracy(
                 sched.step()
     head.eval()
     with torch.no_grad():
-        tx, ty = torch.as_tensor(test_x).float(), torch.as_tensor(test_y).long()
-        pred = torch.cat([head(c).view(len(c), z, num_classes).argmax(-1) for c in tx.split(4096)])
-    return (pred == ty).double().mean(0).numpy()
+        tx = torch.as_tensor(test_x).float()
+        logits = torch.cat([head(c).view(len(c), z, num_classes) for c in tx.split(4096)])
+    return logits.double().softmax(-1)
+
+
+def class_through_rules(
+    model: RandomHierarchy, level1: torch.Tensor, frequencies: torch.Tensor
+) -> torch.Tensor:
+    """(N, n_classes) posterior of the class given what readouts say of the four level-1
+    symbols: `level1` (N, 4, >= v), each readout's posterior over its symbol, in the tree's
+    raster order, and `frequencies` (4, >= v), each symbol's frequency at its position in
+    the readouts' training set.
+
+    A readout's posterior divided by its symbol's frequency is a likelihood up to a
+    constant; the class sums the product of its rules' four likelihoods over its rules,
+    as belief propagation's last step does. It turns a linear code of the level-1 symbols
+    into the class without a linear code of the class, so it asks whether a representation
+    *determines* the class (Theorem 2), not whether it lays it out linearly.
+    """
+    v = model.num_symbols(1)
+    lik = level1[:, :, :v].double() / frequencies[None, :, :v].double()
+    rules = torch.from_numpy(model.rules[0])  # (n_classes, m, 4)
+    score = torch.ones(len(lik), *rules.shape[:2], dtype=torch.float64)
+    for j in range(4):
+        score = score * lik[:, j, rules[:, :, j]]
+    posterior = score.sum(-1)
+    return posterior / posterior.sum(-1, keepdim=True)
 
 
 @torch.no_grad()
@@ -135,13 +169,23 @@ def symbol_accuracy(
     model: RandomHierarchy, train_x: torch.Tensor, train_y: np.ndarray, test_x: torch.Tensor,
     test_y: np.ndarray, config: ProbeConfig | None = None,
 ) -> dict[str, dict[int, float]]:  # fmt: skip
-    """Per-level linear-probe, kNN and chance accuracy of features to every symbol."""
+    """Per-level linear-probe, kNN and chance accuracy of features to every symbol, and
+    `rules`: the class read through the root's rules from the level-1 probes
+    (`class_through_rules`), under level 0."""
     classes = max(model.knobs.n_classes, model.knobs.v)
     ty, vy = torch.from_numpy(np.asarray(train_y)), torch.from_numpy(np.asarray(test_y))
+    _check(torch.as_tensor(test_x), vy, "test")
+    posteriors = multi_probe_posteriors(train_x, ty, test_x, classes, config)
+    latents = list(model.spec.latents)
+    level1 = [latents.index(name) for name in model.latent_names(1)]
+    counts = F.one_hot(ty[:, level1], classes).double().sum(0) + 1  # add-one: no zero divisor
+    through = class_through_rules(model, posteriors[:, level1], counts / counts.sum(-1, True))
+    root = latents.index(model.latent_names(0)[0])
     return {
-        "probe": by_level(model, multi_probe_accuracy(train_x, ty, test_x, vy, classes, config)),
+        "probe": by_level(model, (posteriors.argmax(-1) == vy).double().mean(0).numpy()),
         "knn": by_level(model, multi_knn_accuracy(train_x, ty, test_x, vy, classes)),
         "chance": by_level(model, chance_accuracy(train_y, test_y)),
+        "rules": {0: float((through.argmax(-1) == vy[:, root]).double().mean())},
     }
 
 
@@ -193,16 +237,21 @@ def evaluate_symbols(
     test_images: torch.Tensor, test_latents: Mapping[str, np.ndarray],
     mean: Sequence[float], std: Sequence[float], ratio: float,
     untrained: nn.Module | None = None, config: ProbeConfig | None = None, seed: int = 0,
+    pools: Sequence[str] = POOLS,
 ) -> dict[str, object]:  # fmt: skip
-    """Per-level symbol accuracy of `encoder` (and `untrained`), every readout of `POOLS`,
-    beside a linear probe and kNN on the view's pixels (`result[view]["pixels"]`) and the
-    Bayes limits (`result[view]["bayes"]`).
+    """Per-level symbol accuracy of `encoder` (and `untrained`), for each readout in
+    `pools` (a probe per readout: ask only for those you read), beside a linear probe and
+    kNN on the view's pixels (`result[view]["pixels"]`) and the Bayes limits
+    (`result[view]["bayes"]`).
 
     Images are standardised as the encoder was trained (`mean`, `std` undo it for belief
     propagation, which works on the model's pixels). Views: `full_image`, and
     `visible_tokens` of masks at `ratio` from the training sampler (the same masks for the
     features and for the Bayes limit; training images get their own masks).
     """
+    unknown = [pool for pool in pools if pool not in POOLS]
+    if unknown or not pools:
+        raise ValueError(f"pools={list(pools)}: give one or more of {', '.join(POOLS)}")
     train_y, test_y = symbol_table(model, train_latents), symbol_table(model, test_latents)
     raw = (test_images.double().cpu() * torch.tensor(std, dtype=torch.float64)[:, None, None]
            + torch.tensor(mean, dtype=torch.float64)[:, None, None]).numpy()  # fmt: skip
@@ -218,7 +267,7 @@ def evaluate_symbols(
             te, test_masks = encoder_features(enc, test_images, view_ratio, seed)
             result[name] = {
                 pool: symbol_accuracy(model, tr[pool], train_y, te[pool], test_y, config)
-                for pool in POOLS
+                for pool in pools
             }
         result["pixels"] = symbol_accuracy(
             model, pixel_features(train_images, train_masks, patch), train_y,
@@ -264,6 +313,13 @@ def format_symbols(result: Mapping[str, object], pool: str = "mean") -> str:
             chance = res["trained"][pool]["chance"][level]
             lines.append(f"    level {level:<10} {cells[0]:>15s} {cells[1]:>15s} {pixels} "
                          f"{chance:7.3f} {bayes:6.3f}")  # fmt: skip
+        through = [f"{res[who][pool]['rules'][0]:.3f}" for who in ("trained", "untrained")
+                   if who in res and "rules" in res[who][pool]]  # fmt: skip
+        if "pixels" in res and "rules" in res["pixels"]:
+            through.append(f"pixels {res['pixels']['rules'][0]:.3f}")
+        if through:
+            lines.append("      class through the rules from the level-1 probes (trained / "
+                         f"untrained / pixels): {' / '.join(through)}")  # fmt: skip
     if "masked_loss" in result:
         m = result["masked_loss"]
         lines.append(f"  held-out masked loss {m['loss']:.3f}: Bayes {m['bayes']:.3f}, plateau "

@@ -244,7 +244,7 @@ def symbols(
         test.images.batch(torch.arange(n_test)), test.latents,
         test.images.mean, test.images.std, cfg.mask.ratio, untrained=untrained,
         config=ProbeConfig(int(options.get("probe_epochs", 30)), seed=cfg.run.seed),
-        seed=cfg.run.seed,
+        seed=cfg.run.seed, pools=(pool,),
     )  # fmt: skip
     theory = cell_theory(test.model, cfg.mask.ratio, int(model.mask_unit), int(model.patch_size))
     path = Path(run_dir) / "eval" / "symbols.json"
@@ -261,8 +261,9 @@ def symbol_metrics(
     Per view (`full`, `visible`) and level k: `probe_<view>.level_k` and
     `knn_<view>.level_k` (the trained encoder), `untrained_probe_<view>` and
     `untrained_knn_<view>` (the floor), `pixels_probe_<view>` and `pixels_knn_<view>` (the
-    view's pixels), `bayes_<view>`; `chance.level_k`; the theory's `d_c_bits`,
-    `c_share.level_k` and `p_in_S.level_k`.
+    view's pixels), `bayes_<view>`; `rules_<view>.level_0`, `untrained_rules_<view>` and
+    `pixels_rules_<view>` (the class through the root's rules from the level-1 probes);
+    `chance.level_k`; the theory's `d_c_bits`, `c_share.level_k` and `p_in_S.level_k`.
     """
     metrics: Metrics = {}
     for view, short in SYMBOL_VIEWS.items():
@@ -270,11 +271,13 @@ def symbol_metrics(
         for who, prefix in (("trained", ""), ("untrained", "untrained_")):
             if who not in res:
                 continue
-            for measure in ("probe", "knn"):
-                metrics[f"{prefix}{measure}_{short}"] = _levels(res[who][pool][measure])
+            for measure in ("probe", "knn", "rules"):
+                if measure in res[who][pool]:
+                    metrics[f"{prefix}{measure}_{short}"] = _levels(res[who][pool][measure])
         if "pixels" in res:
-            for measure in ("probe", "knn"):
-                metrics[f"pixels_{measure}_{short}"] = _levels(res["pixels"][measure])
+            for measure in ("probe", "knn", "rules"):
+                if measure in res["pixels"]:
+                    metrics[f"pixels_{measure}_{short}"] = _levels(res["pixels"][measure])
         metrics[f"bayes_{short}"] = _levels(res["bayes"])
     metrics["chance"] = _levels(result["full_image"]["trained"][pool]["chance"])
     metrics["d_c_bits"] = theory["d_c_bits"]

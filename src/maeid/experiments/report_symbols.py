@@ -15,6 +15,8 @@ and the theory's profile of the run's (ratio, unit): `d_c_bits`, `c_share.level_
 - Spearman's rho between each theory quantity and what training added (trained minus
   floor) per level, over all cells and within each unit, on trained runs only
   (`maeid.experiments.report_agreement`), and the verdict per level;
+- whether trained encoders determine the class: the class through the root's rules from
+  the level-1 probes (`rules_<view>.level_0`), beside its floors and the Bayes limits;
 - the class probe against the ratio per unit, beside the shape of the paper's Table 1.
 """
 
@@ -74,6 +76,7 @@ def symbols_sections(
         accuracy_section(rows, runs, levels, out, figures),
         theory_profile_section(rows, levels),
         agreement_section(rows, levels),
+        *([rules_section(rows)] if _measured(rows, "rules_full", "level_0") else []),
         class_section(rows, out, figures),
     ]
 
@@ -282,6 +285,51 @@ def _ceiling_note(rows: Sequence[Row], level: str) -> str:
         f"; the untrained floor already reads this level at {floor:.3f} of a Bayes limit of "
         f"{limit:.3f}, so what training adds is capped near {limit - floor:.3f} and its "
         "ranks are mostly noise"
+    )
+
+
+def rules_section(rows: Sequence[Row]) -> str:
+    """Does a trained encoder determine the class, as S(m) holds it? The class read through
+    the root's rules from the level-1 probes, beside its floors and Bayes limits."""
+    columns = [
+        ("rules_full", "trained, full"),
+        ("untrained_rules_full", "floor, full"),
+        ("pixels_rules_full", "pixels, full"),
+        ("bayes_full", "Bayes, full"),
+        ("rules_visible", "trained, visible"),
+        ("pixels_rules_visible", "pixels, visible"),
+        ("bayes_visible", "Bayes, visible"),
+        ("probe_full", "linear class probe, full"),
+    ]
+    head = ["ratio", "unit", "trained runs", "P(class in S)"] + [label for _, label in columns]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    verdicts = []
+    for (ratio, unit), cell in _cells(rows).items():
+        trained = [r for r in cell if not under_trained(r.get(EXCESS))]
+        values = [str(mean_interval([r.get(metric(name, "level_0")) for r in cell]))
+                  for name, _ in columns]  # fmt: skip
+        shared = _mean(cell, metric("p_in_S", "level_0"))
+        lines.append(f"| {ratio:g} | {unit} | {len(trained)}/{len(cell)} | {shared} | "
+                     + " | ".join(values) + " |")  # fmt: skip
+        if trained:
+            read = mean_interval([r.get(metric("rules_full", "level_0")) for r in trained])
+            limit = mean_interval([r.get(metric("bayes_full", "level_0")) for r in trained])
+            outcome = "agrees" if read.value >= limit.value - CEILING_ROOM else "disagrees"
+            verdicts.append(f"- ratio {ratio:g}, unit {unit}: {outcome} ({read} on "
+                            f"{len(trained)} trained run(s), Bayes {limit.value:.3f})")  # fmt: skip
+    verdict = "\n".join(verdicts) or "- untestable: no trained run."
+    return (
+        "## Does the encoder determine the class? Read through the root's rules\n\n"
+        "Theorem 2 says the encoder recovers S(m), and with it the class whenever the class is "
+        "in S(m), up to an invertible map; it does not say the map is linear, so a linear "
+        "class probe can miss a class the features determine. Here linear probes read the "
+        "four level-1 symbols, and the root's production rules, which are known, turn their "
+        "posteriors into the class (`maeid.evaluate.symbols.class_through_rules`), beside the "
+        "same readout of the encoder at initialisation and of the pixels, the Bayes limits "
+        "and the linear class probe. Mean ± the half-width of the 95 % interval over seeds "
+        "(n=1: no interval). Verdict per cell, trained runs only: *agrees* where the class "
+        f"through the rules comes within {CEILING_ROOM} of the full-image Bayes limit, "
+        "*disagrees* where it does not.\n\n" + "\n".join(lines) + "\n\n" + verdict
     )
 
 

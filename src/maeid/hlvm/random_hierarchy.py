@@ -335,12 +335,19 @@ class RandomHierarchy:
         return Sample(images=images, observed=observed, latents=latents, noises=noises)
 
     # ------------------------------------------------------------------- reading
+    def latent_names(self, level: int) -> list[str]:
+        """The names of the latents at `level` (0 = the class), in the tree's raster order:
+        the order of a symbol grid's cells and of a rule's children."""
+        if not 0 <= level <= self.knobs.levels:
+            raise ValueError(f"level {level}: this model's levels are 0..{self.knobs.levels}")
+        return [name for name, _ in _names(level)]
+
     def symbol_grids(self, latents: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         """The (N, 2^l, 2^l) symbol grid of every level from a sample's `latents`."""
         grids = []
         for level in range(self.knobs.levels + 1):
             side = 2**level
-            names = [name for name, _ in _names(level)]
+            names = self.latent_names(level)
             missing = [z for z in names if z not in latents]
             if missing:
                 raise ValueError(f"latents lack {missing[:3]}; pass a whole rhm32 sample")
