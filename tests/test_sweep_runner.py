@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from maeid.experiments.results_db import ResultsDB
-from maeid.experiments.runner import run_sweep
+from maeid.experiments.runner import register, run_sweep
 from maeid.experiments.sweep_spec import SweepSpec
 
 STUB = """
@@ -257,3 +257,22 @@ def test_threads_per_worker_are_set_and_checked(stub_env):
     run_sweep(spec, stub_env / "r.db", workers=2, threads=3, progress=False)
     with ResultsDB(stub_env / "r.db") as db:
         assert [r.metrics["threads"] for r in db.runs()] == [3, 3]  # not cores / workers
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_narrowed_copy_of_a_spec_runs_only_its_own_points(stub_env, workers):
+    db_path = stub_env / "r.db"
+    wide = SweepSpec.from_yaml(write_spec(stub_env / "wide.yaml", 1, [0.25, 0.5], seeds=(0, 1)))
+    with ResultsDB(db_path) as db:  # the wide grid is registered, nothing has run
+        register(wide, db, stub_env / "runs", None, wide.plan())
+    narrow = SweepSpec.from_yaml(write_spec(stub_env / "narrow.yaml", 1, [0.25], seeds=(1,)))
+    assert narrow.name == wide.name
+    summary = run_sweep(narrow, db_path, workers=workers, progress=False)
+    assert summary.ran["done"] == 1 and summary.counts == {
+        "pending": 0, "running": 0, "done": 1, "failed": 0}  # fmt: skip
+    with ResultsDB(db_path) as db:
+        status = {(r.params["mask_ratio"], r.params["seed"]): r.status for r in db.runs("stub")}
+    assert status == {(0.25, 0): "pending", (0.5, 0): "pending", (0.25, 1): "done",
+                      (0.5, 1): "pending"}  # fmt: skip
+    assert run_sweep(wide, db_path, progress=False).ran["done"] == 3  # the rest, once each
+    finished_once_each(db_path, stub_env / "runs", 4)

@@ -38,7 +38,7 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -343,8 +343,16 @@ class ResultsDB:
 
     # --- claiming and finishing ----------------------------------------------------------
 
-    def claim_next(self, sweep: str | None = None, *, owner: str | None = None) -> Claim | None:
-        """Atomically take the next pending (or abandoned) run, or None when none is left.
+    def claim_next(
+        self,
+        sweep: str | None = None,
+        *,
+        owner: str | None = None,
+        only: Collection[str] | None = None,
+    ) -> Claim | None:
+        """Atomically take the next pending (or abandoned) run, or None when none is left;
+        with `only`, among the runs with those config hashes (a spec's own points, when
+        the sweep's name also holds points of a wider grid).
 
         Abandoned: `running`, but its owner is dead on this host or its heartbeat is older
         than `stale_after_s`.
@@ -356,6 +364,8 @@ class ResultsDB:
                 f"SELECT * FROM runs WHERE status IN ('pending', 'running') {scope} ORDER BY id",
                 args,
             ).fetchall()
+            if only is not None:
+                rows = [row for row in rows if row["config_hash"] in only]
             return self._take_first(conn, rows, owner or owner_id())
 
     def claim_one(self, run_id: int, *, owner: str | None = None) -> Claim | None:
@@ -496,11 +506,14 @@ class ResultsDB:
         rows = self._conn.execute(f"SELECT * FROM runs {clause} ORDER BY id", args).fetchall()
         return [RunRecord.from_row(row) for row in rows]
 
-    def counts(self, sweep: str | None = None) -> dict[str, int]:
-        """Number of runs per status."""
+    def counts(
+        self, sweep: str | None = None, only: Collection[str] | None = None
+    ) -> dict[str, int]:
+        """Number of runs per status (with `only`, of the runs with those config hashes)."""
         counts = dict.fromkeys(STATUSES, 0)
         for run in self.runs(sweep):
-            counts[run.status] += 1
+            if only is None or run.config_hash in only:
+                counts[run.status] += 1
         return counts
 
     def sweeps(self) -> list[str]:

@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,8 +161,10 @@ def work(
     progress: bool = True,
     on_finish: Callable[[RunRecord, str], None] | None = None,
     torch_threads: int | None = None,
+    only: Collection[str] | None = None,
 ) -> dict[str, int]:
-    """Claim and run the sweep's points until none is left to claim; counts per outcome."""
+    """Claim and run the sweep's points (with `only`, those with these config hashes)
+    until none is left to claim; counts per outcome."""
     if torch_threads:
         import torch
 
@@ -170,7 +172,7 @@ def work(
     fn = load_run_fn(run_fn) if isinstance(run_fn, str) else run_fn
     tally = {"done": 0, "failed": 0, "lost": 0}
     with ResultsDB(db_path, stale_after_s=stale_after_s) as db:
-        while (claim := db.claim_next(sweep)) is not None:
+        while (claim := db.claim_next(sweep, only=only)) is not None:
             status = execute(claim, fn, db, heartbeat_s=heartbeat_s, progress=progress)
             tally[status] += 1
             if on_finish is not None:
@@ -235,12 +237,15 @@ def run_sweep(
     if isinstance(run_fn, str):
         load_run_fn(run_fn)  # fail now, not in every worker
     plan = spec.plan(resolve)  # every point checked before the database is touched
+    # This spec's points only: the sweep's name may also hold a wider grid's (a narrowed
+    # copy of a spec runs what it lists, not everything still pending under the name).
+    only = frozenset(point.config_hash for point in plan[0])
     with ResultsDB(db_path, stale_after_s=stale_after_s) as db:
         register(spec, db, out, resolve, plan)
         if retry_failed:
             db.retry_failed(spec.name)
         harvest(db, spec.name)
-        before = db.counts(spec.name)
+        before = db.counts(spec.name, only)
         total = sum(before.values())
         bar = tqdm(
             total=total,
@@ -267,13 +272,15 @@ def run_sweep(
                 progress=progress,
                 on_finish=advance,
                 torch_threads=threads,
+                only=only,
             )
         else:
             ran = _work_in_processes(
-                db, db_path, spec.name, run_fn, workers, threads, bar, heartbeat_s, stale_after_s
-            )
+                db, db_path, spec.name, run_fn, workers, threads, bar, heartbeat_s, stale_after_s,
+                only,
+            )  # fmt: skip
         bar.close()
-        return SweepSummary(db.counts(spec.name), ran, out, tuple(plan[1]))
+        return SweepSummary(db.counts(spec.name, only), ran, out, tuple(plan[1]))
 
 
 def default_out_dir(spec: SweepSpec, db_path: str | Path) -> Path:
@@ -282,7 +289,7 @@ def default_out_dir(spec: SweepSpec, db_path: str | Path) -> Path:
 
 
 def _work_in_processes(
-    db, db_path, sweep, run_fn, workers, threads, bar, heartbeat_s, stale_after_s
+    db, db_path, sweep, run_fn, workers, threads, bar, heartbeat_s, stale_after_s, only
 ):
     # Threads per worker: share the cores instead of oversubscribing them.
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
@@ -296,20 +303,21 @@ def _work_in_processes(
                 stale_after_s=stale_after_s,
                 progress=False,  # N interleaved bars are noise; the sweep bar tracks them
                 torch_threads=threads,
+                only=only,
             ),
             daemon=False,
         )
         for _ in range(workers)
     ]
-    start = db.counts(sweep)
+    start = db.counts(sweep, only)
     for p in procs:
         p.start()
     shown = None
     try:
         while any(p.is_alive() for p in procs):
             time.sleep(1.0)
-            counts = db.counts(sweep)
-            running = db.runs(sweep, status="running")
+            counts = db.counts(sweep, only)
+            running = [r for r in db.runs(sweep, status="running") if r.config_hash in only]
             status = (counts["done"], " | ".join(_step_progress(r) for r in running))
             if status != shown:  # redraw on news only: logs stay readable off a terminal
                 bar.n, shown = status[0], status
@@ -318,7 +326,7 @@ def _work_in_processes(
     finally:
         for p in procs:
             p.join()
-    end = db.counts(sweep)
+    end = db.counts(sweep, only)
     return {
         "done": end["done"] - start["done"],
         "failed": end["failed"] - start["failed"],
