@@ -64,6 +64,13 @@ def test_fresh_training_resumes_bit_for_bit(fresh_run, tmp_path):
     assert resumed.quality == fresh_run.quality
 
 
+def test_a_run_resumed_after_its_last_step_still_reports_its_quality(fresh_run, tmp_path):
+    train(tiny(), tmp_path)  # finished; then stopped before its result was recorded
+    again = train(tiny(), tmp_path, resume=True)
+    assert again.step == 6 and again.first_loss is None  # nothing left to train
+    assert again.quality == fresh_run.quality
+
+
 def test_fresh_needs_a_generating_model_and_eval_settings_are_checked():
     with pytest.raises(ConfigError, match="data.fresh"):
         load_config(TINY, ["data.source=fashion_mnist", "data.fresh=true"])

@@ -296,6 +296,11 @@ def train(
             if step % cfg.run.ckpt_every == 0:
                 checkpoint(epoch)
         checkpoint(step // stream.steps_per_epoch)
+        if held_out is not None and quality is None and step == last_step:
+            # Resumed with no step left (stopped after the final checkpoint, e.g. during a
+            # sweep's evaluation): measure the final model again. The held-out images and
+            # masks are seeded, so this is the measure the last step logged.
+            quality = held_out.measure(model)
         if monitor is not None and quality is not None:
             from maeid.train.heldout_plot import plot_heldout
 
