@@ -190,9 +190,14 @@ def test_the_class_through_the_rules_is_judged_on_trained_runs_against_bayes():
             row(3, 0.9, 0.9, 0.99)]  # fmt: skip
     text = rules_section(rows)
     assert "| 0.1 | 4 | 2/2 | 1.000 | 0.980 ± 0.127 | 0.500 ± 0.000 | n/a | 1.000 ± 0.000 |" in text
-    assert "- ratio 0.1, unit 4: agrees (0.980 ± 0.127 on 2 trained run(s), Bayes 1.000)" in text
-    assert "- ratio 0.5, unit 4: disagrees (0.600 (n=1) on 1 trained run(s)" in text
+    assert ("- ratio 0.1, unit 4, 2 trained run(s): full image agrees (0.980 ± 0.127, Bayes "
+            "1.000)\n") in text  # fmt: skip
+    assert "- ratio 0.5, unit 4, 1 trained run(s): full image disagrees (0.600 (n=1)" in text
     verdicts = text.rsplit("|", 1)[1]  # the lines after the table
     assert "ratio 0.9" not in verdicts  # under-trained: shown in the table, not judged
     only_under = rules_section([row(0, 0.9, 0.9, 0.99)])
     assert only_under.endswith("- untestable: no trained run.")
+    visible = {"symbols.rules_visible.level_0": 0.9, "symbols.bayes_visible.level_0": 1.0}
+    both = rules_section([{**row(0, 0.1, 0.1, 0.99), **visible}])
+    assert both.endswith(": full image agrees (0.990 (n=1), Bayes 1.000); visible tokens "
+                         "disagrees (0.900 (n=1), Bayes 1.000)")  # fmt: skip
