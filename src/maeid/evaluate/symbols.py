@@ -9,7 +9,10 @@ below), so what a representation holds of a level is read as classification accu
   is training each probe alone, in one pass;
 - *kNN*: DINO's weighted vote over the 20 nearest training samples by cosine similarity
   (`maeid.evaluate.knn`), one neighbour search shared by every latent;
-- *chance*: predicting each latent's most frequent training symbol.
+- *chance*: predicting each latent's most frequent training symbol;
+- *through the rules* (the class only): the level-1 probes' posteriors, combined by the
+  root's known production rules (`class_through_rules`). A linear probe asks whether a
+  representation lays the class out linearly; this asks whether it determines it.
 
 `evaluate_symbols` reads a frozen MAE encoder's features, on the full image and on the
 visible tokens of masks from the training sampler, beside the encoder at initialisation
