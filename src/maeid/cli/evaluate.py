@@ -25,8 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "probe, knn, tsne and robustness; synthetic data (true latents) supports identify "
         "(the practical regime: R² per latent level of the masked and the full-image "
         "representation, beside the theory's profile for the checkpoint's ratio and unit), "
-        "or for rhm32 symbols (probe and kNN accuracy per level beside the untrained "
-        "encoder and the Bayes limit), shape_bias (cue-conflict shape bias beside the pixel "
+        "or for rhm32 symbols (probe and kNN accuracy per level, and the class read through "
+        "the grammar's rules from the level-1 probes, beside the untrained encoder, the "
+        "pixels and the Bayes limit), shape_bias (cue-conflict shape bias beside the pixel "
         "and Bayes references) and rendition (accuracy under shifted patch dictionaries); "
         "recon and attention work on any data.",
         formatter_class=ShowDefaults,
