@@ -125,3 +125,19 @@ def test_attention_on_object_against_uniform_and_focused_maps():
     assert attention_on_object(focused, images, 2)["cls_attention_on_object"] == pytest.approx(0.9)
     with pytest.raises(ValueError, match="does not match"):
         attention_on_object(uniform, images, patch_size=4)
+
+
+def test_evaluate_seeds_like_the_run_unless_told(tmp_path):
+    """The untrained floor is the run's own initialisation by default, as in a sweep."""
+    run = tmp_path / "run"
+    code = main(["train", "--config", str(CONFIG), "--out", str(run), "--set", "run.steps=2",
+                 "--set", "run.seed=5", "--set", "run.progress=false",
+                 "--set", "run.recon_every=0", "--set", "run.device=cpu"])  # fmt: skip
+    assert code == 0
+    for extra, seed in (([], 5), (["--seed", "1"], 1)):
+        out = tmp_path / f"eval{seed}"
+        code = main(["evaluate", str(run), "--data", "synthetic", "--measure", "recon",
+                     "--max-test", "16", "--recon-images", "4", "--out", str(out),
+                     "--threads", "1", "--no-progress", *extra])  # fmt: skip
+        assert code == 0
+        assert json.loads((out / "eval.json").read_text())["options"]["seed"] == seed

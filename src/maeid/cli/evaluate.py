@@ -58,7 +58,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--robust-images", type=int, default=1000, help="test images per corruption/severity"
     )
     p.add_argument("--probe-epochs", type=int, default=30)
-    p.add_argument("--seed", type=int, default=0, help="seed of masks, subsets, probe, t-SNE")
+    p.add_argument(
+        "--seed", type=int, default=None,
+        help="seed of masks, subsets, probe, t-SNE and the untrained floor's initialisation; "
+        "default: the checkpoint's run.seed, so the floor is the run's own starting point, "
+        "as in a sweep",
+    )  # fmt: skip
     add_threads_argument(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=run)
@@ -88,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         recon_images=args.recon_images,
         robust_images=args.robust_images,
         probe_epochs=args.probe_epochs,
-        seed=args.seed,
+        seed=cfg.run.seed if args.seed is None else args.seed,
         progress=not args.no_progress,
         threads=args.threads or free_cores(),
     )
