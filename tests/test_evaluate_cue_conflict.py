@@ -10,6 +10,7 @@ from maeid.evaluate.cue_conflict import (
     cue_consistent,
     measure_shape_bias,
     probe_shape_bias,
+    rules_shape_bias,
     shape_bias,
 )
 from maeid.evaluate.probe import ProbeConfig
@@ -78,6 +79,26 @@ def test_shape_bias_of_tree_and_signature_readers(model, images):
     assert bayes.shape_bias == 1.0 and bayes.clean_accuracy == 1.0
 
 
+def test_the_rules_readout_follows_the_tree_it_is_shown(model, images):
+    """Given the tree's level-1 symbols, the class through the rules says A on every
+    cue-conflict image; given only the signature, it says B."""
+    train, test, conflict = images
+    config = ProbeConfig(epochs=40, batch_size=64, lr=3e-2)  # exact level-1 probes
+
+    def level1_reader(x):  # BP's level-1 symbols, blind to the signature, one-hot
+        post = tree_posterior(model, x, tied=False, presence=1.0).levels[1]
+        return torch.from_numpy(post == post.max(-1, keepdims=True)).float().flatten(1)
+
+    tree = rules_shape_bias(model, level1_reader, train, test, conflict, config)
+    assert tree.shape_bias == 1.0 and tree.clean_accuracy == 1.0
+
+    def signature_reader(x):
+        return torch.from_numpy(signature_scores(model, x)).float()
+
+    sig = rules_shape_bias(model, signature_reader, train, test, conflict, config)
+    assert sig.shape_bias < 0.05  # the tree is not in its features: it reads B
+
+
 def test_shape_bias_formula_and_refusals():
     tree, sig = np.array([0, 1, 2, 3]), np.array([1, 2, 3, 0])
     assert shape_bias(np.array([0, 1, 3, 2]), tree, sig) == (2 / 3, 0.5, 0.25)
@@ -91,5 +112,5 @@ def test_shape_bias_formula_and_refusals():
 def test_pixel_probe_reads_the_signature(model):
     result = measure_shape_bias(model, {}, train=600, test=150, seed=3, bayes=False,
                                 config=ProbeConfig(epochs=10))  # fmt: skip
-    assert set(result) == {"pixels"}
+    assert set(result) == {"pixels", "rules_pixels"}
     assert result["pixels"].clean_accuracy > 0.9 and result["pixels"].shape_bias < 0.2

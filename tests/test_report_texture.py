@@ -8,6 +8,9 @@ x + 1/16: mean x + 1/32, 95 % half-width t(0.975, 2) * (1/32) / sqrt(3) = 0.078.
 - unit 4 peaks in the middle (0.2, 0.5, 0.3): the paper's shape;
 - unit 8 rises (0.25, 0.5, 0.75): not the paper's shape.
 
+Through the rules: 0.75 + s/32 at unit 4 (follows the tree), 0.46875 + s/32 at unit 8
+(mean 0.5, neither cue beyond the interval).
+
 Rendition: clean 0.875, `invert_0.25` 0.5 + ratio / 4 + s/32, `blur_1` 0.5; Bayes 1,
 0.9375, 0.75.
 """
@@ -22,11 +25,12 @@ from maeid.evaluate.intervals import Interval, mean_interval
 from maeid.experiments import paper_results
 from maeid.experiments.config_hash import config_hash
 from maeid.experiments.report import build_report
-from maeid.experiments.report_texture import shape_verdict, shifts_of
+from maeid.experiments.report_texture import cue_followed, shape_verdict, shifts_of
 from maeid.experiments.results_db import ResultsDB
 
 RATIOS, UNITS = (0.1, 0.5, 0.9), (4, 8)
 SHAPE = {4: {0.1: 0.2, 0.5: 0.5, 0.9: 0.3}, 8: {0.1: 0.25, 0.5: 0.5, 0.9: 0.75}}
+RULES = {4: 0.75, 8: 0.46875}  # shape bias through the rules, before the seed's shift
 
 
 def metrics(ratio: float, unit: int, seed: int, excess: float, shape: float | None = None):
@@ -35,7 +39,9 @@ def metrics(ratio: float, unit: int, seed: int, excess: float, shape: float | No
     return {
         "shape_bias": {"trained": bias, "untrained": 0.125, "pixels": 0.0625, "bayes": 1.0,
                        "clean_trained": 0.75, "clean_untrained": 0.5, "clean_pixels": 0.9,
-                       "clean_bayes": 1.0},  # fmt: skip
+                       "clean_bayes": 1.0, "rules_trained": RULES[unit] + shift,
+                       "rules_untrained": 0.25, "rules_pixels": 0.0,
+                       "clean_rules_trained": 1.0},  # fmt: skip
         "rendition": {"clean": 0.875, "invert_0.25": 0.5 + ratio / 4 + shift, "blur_1": 0.5,
                       "bayes_clean": 1.0, "bayes_invert_0.25": 0.9375, "bayes_blur_1": 0.75},
         "train": {"heldout_loss": 0.5 + excess * 0.5, "bayes_loss": 0.5, "plateau_loss": 1.0,
@@ -161,3 +167,26 @@ def test_headline_leads_with_texture_when_alone(report):
     )
     assert "| 0.1 | 4 | 3/3 | 0.231 / 0.125 | 0.875 / 0.528 |" in lines
     assert len(lines) == 2 + 6
+
+
+def test_rules_subsection_says_which_cue_each_reader_follows(report):
+    _, text, _ = report
+    assert "### Through the rules: is A's tree in the features?" in text
+    # 0.1 / unit 4: 0.75, 0.78125, 0.8125 through the rules; untrained, pixels, clean flat.
+    assert ("| 0.1 | 4 | 3/3 | 0.781 ± 0.078 | 0.250 ± 0.000 | 0.000 ± 0.000 | 1.000 ± 0.000 "
+            "| 0.231 ± 0.078 |") in text  # fmt: skip
+    assert (
+        "- ratio 0.1, unit 4, trained runs: through the rules 0.781 ± 0.078 (follows the "
+        "tree); the linear class probe 0.231 ± 0.078 (follows the signature)."
+    ) in text
+    # 0.9 / unit 8 keeps its trained seeds only: 0.46875 + (0, 1, 2) / 32, mean 0.5.
+    assert (
+        "- ratio 0.9, unit 8, trained runs: through the rules 0.500 ± 0.078 (neither cue "
+        "beyond the interval)"
+    ) in text
+
+
+def test_cue_followed_with_one_run():
+    assert cue_followed(mean_interval([0.9])) == "leans to the tree; one run gives no interval"
+    assert cue_followed(mean_interval([0.1, 0.12])) == "follows the signature"
+    assert cue_followed(mean_interval([])) == "no prediction of either class"

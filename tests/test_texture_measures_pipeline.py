@@ -33,8 +33,9 @@ def test_evaluate_cli_measures_shape_bias_and_rendition(run, tmp_path, capsys):
     assert "shape bias: trained" in capsys.readouterr().out
     result = json.loads((out / "eval.json").read_text())
     bias = result["shape_bias"]
-    assert set(bias) == {"trained", "untrained", "pixels", "bayes", "clean_trained",
-                         "clean_untrained", "clean_pixels", "clean_bayes"}  # fmt: skip
+    readers = {"trained", "untrained", "pixels", "rules_trained", "rules_untrained",
+               "rules_pixels"}  # fmt: skip
+    assert set(bias) == {*readers, "bayes"} | {f"clean_{r}" for r in {*readers, "bayes"}}
     assert bias["bayes"] == 1.0 and bias["clean_bayes"] == 1.0
     rendition = result["rendition"]
     assert {"clean", "invert_1", "blur_2", "redraw_0.25", "bayes_clean", "bayes_invert_1"} <= set(
@@ -48,8 +49,8 @@ def test_sweep_evaluations_return_the_metrics(run, tmp_path):
     options = {"train": 120, "test": 60, "probe_epochs": 2}
     requested = {"shape_bias": {**options, "untrained_baseline": False}, "rendition": options}
     metrics, _ = run_evaluations(requested, model, cfg, tmp_path)
-    assert set(metrics["shape_bias"]) == {"trained", "pixels", "bayes", "clean_trained",
-                                          "clean_pixels", "clean_bayes"}  # fmt: skip
+    readers = {"trained", "pixels", "rules_trained", "rules_pixels", "bayes"}
+    assert set(metrics["shape_bias"]) == readers | {f"clean_{r}" for r in readers}
     assert 0.0 <= metrics["shape_bias"]["pixels"] <= 1.0
     assert metrics["rendition"]["bayes_invert_1"] == 1.0
     with pytest.raises(ValueError, match="unknown shape_bias option"):

@@ -16,11 +16,17 @@ measured for two references: a probe on the raw pixels, and the Bayes classifier
 ignores the signature (belief propagation that takes the signature as independent of the
 class, `class_posterior(..., tied=False)`), whose shape bias is 1 when the tree is readable,
 computed here like every other entry.
+
+A second reader takes the tree's own route to the class: linear probes of the four
+level-1 symbols, trained on the same cue-consistent images, combined through the root's
+rules (`maeid.evaluate.symbols.rules_posterior`). A linear class probe may take the
+signature's shortcut; this one can only reach the class through symbols of the tree, so
+its shape bias asks whether the features *carry* A's tree on a cue-conflict image.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -28,6 +34,7 @@ import torch
 
 from maeid.evaluate.feature_readers import FeatureReader, pixel_reader
 from maeid.evaluate.probe import ProbeConfig, train_linear_probe
+from maeid.evaluate.symbols import multi_probe_posteriors, rules_posterior
 from maeid.hlvm.model import Sample
 from maeid.hlvm.random_hierarchy import RandomHierarchy
 from maeid.hlvm.texture import stamp_signature, without_texture
@@ -114,6 +121,26 @@ def probe_shape_bias(
     return ShapeBias(bias, tree, sig, clean)
 
 
+def rules_shape_bias(
+    model: RandomHierarchy, reader: FeatureReader, train: Sample, test: Sample,
+    conflict: CueConflict, config: ProbeConfig | None = None,
+) -> ShapeBias:  # fmt: skip
+    """Shape bias of the class read through the root's rules from linear probes of the
+    level-1 symbols on `reader`'s features, trained on cue-consistent `train` images."""
+    names = model.latent_names(1)
+    labels = torch.from_numpy(
+        np.stack([np.asarray(train.latents[z]).reshape(-1) for z in names], 1)
+    ).long()
+    queries = torch.cat([reader(test.images), reader(conflict.sample.images)])
+    posteriors = multi_probe_posteriors(reader(train.images), labels, queries,
+                                        model.num_symbols(1), config)  # fmt: skip
+    predicted = rules_posterior(model, posteriors, labels).argmax(-1).numpy()
+    clean = float((predicted[: len(test.images)] == test.latents["z0"][:, 0]).mean())
+    bias, tree, sig = shape_bias(predicted[len(test.images) :], conflict.tree_class,
+                                 conflict.signature_class)  # fmt: skip
+    return ShapeBias(bias, tree, sig, clean)
+
+
 def bayes_shape_bias(model: RandomHierarchy, test: Sample, conflict: CueConflict) -> ShapeBias:
     """The Bayes classifier that ignores the signature: the posterior class of a model in
     which every image carries a signature independent of its class."""
@@ -130,19 +157,39 @@ def bayes_shape_bias(model: RandomHierarchy, test: Sample, conflict: CueConflict
 def measure_shape_bias(
     model: RandomHierarchy, readers: Mapping[str, FeatureReader], train: int = 4000,
     test: int = 1000, seed: int = 0, config: ProbeConfig | None = None, pixels: bool = True,
-    bayes: bool = True,
+    bayes: bool = True, rules: bool = True,
 ) -> dict[str, ShapeBias]:  # fmt: skip
     """Shape bias of a probe on each reader, beside the pixel probe (`pixels`) and the
     Bayes classifier that ignores the signature (`bayes`), on seeded images: `train`
-    cue-consistent ones for the probes, `test` cue-consistent and `test` cue-conflict."""
+    cue-consistent ones for the probes, `test` cue-consistent and `test` cue-conflict.
+    With `rules`, also `rules_<reader>`: the class through the rules of each reader's
+    level-1 probes (`rules_shape_bias`)."""
     if train < 2 or test < 1:
         raise ValueError(f"train={train}, test={test}: a probe needs train >= 2 and test >= 1")
     train_set = cue_consistent(model, train, seed)
     test_set = cue_consistent(model, test, seed + 1)
     conflict = cue_conflict(model, test, seed + 2)
     everyone = {**readers, **({"pixels": pixel_reader} if pixels else {})}
-    out = {name: probe_shape_bias(read, train_set, test_set, conflict, config)
-           for name, read in everyone.items()}  # fmt: skip
+    out = {}
+    for name, read in everyone.items():
+        read = _remembering(read)  # both readouts see the same three image sets
+        out[name] = probe_shape_bias(read, train_set, test_set, conflict, config)
+        if rules:
+            out[f"rules_{name}"] = rules_shape_bias(model, read, train_set, test_set, conflict,
+                                                    config)  # fmt: skip
     if bayes:
         out["bayes"] = bayes_shape_bias(model, test_set, conflict)
     return out
+
+
+def _remembering(reader: FeatureReader) -> Callable[[np.ndarray], torch.Tensor]:
+    """`reader`, computing each image array's features once (the array is kept beside its
+    features, so its identity cannot pass to another array)."""
+    seen: dict[int, tuple[np.ndarray, torch.Tensor]] = {}
+
+    def read(images: np.ndarray) -> torch.Tensor:
+        if id(images) not in seen:
+            seen[id(images)] = (images, reader(images))
+        return seen[id(images)][1]
+
+    return read

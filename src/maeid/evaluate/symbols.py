@@ -130,6 +130,16 @@ def class_through_rules(
     return posterior / posterior.sum(-1, keepdim=True)
 
 
+def rules_posterior(
+    model: RandomHierarchy, level1: torch.Tensor, train_level1: torch.Tensor
+) -> torch.Tensor:
+    """`class_through_rules` of level-1 readouts' posteriors `level1` (N, 4, >= v), with
+    each symbol's frequency taken from the readouts' training labels `train_level1` (M, 4)."""
+    counts = F.one_hot(train_level1.long(), level1.shape[-1]).double().sum(0)
+    counts = counts + 1  # add-one: a symbol the training set missed is no zero divisor
+    return class_through_rules(model, level1, counts / counts.sum(-1, keepdim=True))
+
+
 @torch.no_grad()
 def multi_knn_accuracy(
     train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
@@ -181,8 +191,7 @@ def symbol_accuracy(
     posteriors = multi_probe_posteriors(train_x, ty, test_x, classes, config)
     latents = list(model.spec.latents)
     level1 = [latents.index(name) for name in model.latent_names(1)]
-    counts = F.one_hot(ty[:, level1], classes).double().sum(0) + 1  # add-one: no zero divisor
-    through = class_through_rules(model, posteriors[:, level1], counts / counts.sum(-1, True))
+    through = rules_posterior(model, posteriors[:, level1], ty[:, level1])
     root = latents.index(model.latent_names(0)[0])
     return {
         "probe": by_level(model, (posteriors.argmax(-1) == vy).double().mean(0).numpy()),

@@ -7,7 +7,9 @@ shape_bias,rendition` both call these, on a frozen encoder's full-image features
 - `shape_bias_metrics`: `{"trained", "untrained", "pixels", "bayes"}` are the shape biases
   of probes on the trained encoder, the same encoder at initialisation, the raw pixels,
   and of the Bayes classifier that ignores the signature (`maeid.evaluate.cue_conflict`);
-  `clean_<name>` is each one's accuracy on cue-consistent images;
+  `rules_<reader>` is the shape bias of the class read through the root's rules from the
+  reader's level-1 probes (the tree's own route to the class); `clean_<name>` is each
+  one's accuracy on cue-consistent images;
 - `rendition_metrics`: the trained encoder's probe accuracy `clean` and `<kind>_<severity>`
   under each shift, beside `bayes_clean` and `bayes_<kind>_<severity>`, the ideal
   observer's (`maeid.evaluate.rendition`).

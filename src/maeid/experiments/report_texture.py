@@ -1,14 +1,17 @@
 """The rhm32 report's texture columns: shape bias and rendition shifts, beside the paper.
 
 Reads the metrics of the `shape_bias` and `rendition` evaluations
-(`maeid.evaluate.texture_measures`): `shape_bias.{trained,untrained,pixels,bayes}` and
-`shape_bias.clean_<reader>`; `rendition.clean`, `rendition.<kind>_<severity>` and their
-Bayes counterparts `rendition.bayes_*`. Sections, each from the database alone:
+(`maeid.evaluate.texture_measures`): `shape_bias.{trained,untrained,pixels,bayes}`,
+`shape_bias.rules_<reader>` and `shape_bias.clean_<reader>`; `rendition.clean`,
+`rendition.<kind>_<severity>` and their Bayes counterparts `rendition.bayes_*`. Sections,
+each from the database alone:
 
 - shape bias over ratio x unit (heat map, and a table with 95 % intervals over seeds)
   beside the untrained encoder, the pixel probe and the Bayes reference; against the
   ratio per unit beside the paper's Table 2, with a sentence per unit saying whether the
   measured curve has the paper's shape (computed, never assumed);
+- shape bias of the class read through the root's rules from level-1 probes
+  (`shape_bias.rules_<reader>`), when measured: whether the tree is in the features;
 - the probe's accuracy per rendition shift and severity beside its clean accuracy and the
   Bayes accuracy under the same shift, a heat map of the mean over the shifts, and the
   mean shifted accuracy against the ratio beside the paper's Table 1 robustness.
@@ -201,7 +204,65 @@ def shape_bias_section(
     else:
         figures.append(curve_fig)
         parts += ["", f"![shape bias against the ratio]({curve_fig.name})"]
+    if any(r.get(f"{SHAPE}.rules_trained") is not None for r in rows):
+        parts += ["", rules_subsection(rows, cells)]
     return "\n".join(parts)
+
+
+def rules_subsection(rows: Sequence[Row], cells: dict[tuple, list[Row]]) -> str:
+    """Shape bias of the class read through the root's rules from level-1 probes, beside
+    the linear class probe: is A's tree in the features when the linear probe says B?"""
+    columns = [f"{SHAPE}.rules_{name}" for name in ("trained", "untrained", "pixels")]
+    columns += [f"{SHAPE}.clean_rules_trained", f"{SHAPE}.trained"]
+    head = ["ratio", "unit", "trained runs", "trained", "untrained", "pixels",
+            "clean accuracy, trained", "linear class probe, trained"]  # fmt: skip
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (ratio, unit), cell in cells.items():
+        values = [str(mean_interval([r.get(name) for r in cell])) for name in columns]
+        lines.append(
+            f"| {ratio:g} | {unit} | {_trained_count(cell)} | " + " | ".join(values) + " |"
+        )
+    sentences = []
+    for (ratio, unit), cell in cells.items():
+        trained = [r for r in cell if not under_trained(r.get(EXCESS))]
+        through = mean_interval([r.get(f"{SHAPE}.rules_trained") for r in trained])
+        if through.n == 0:
+            continue
+        linear = mean_interval([r.get(f"{SHAPE}.trained") for r in trained])
+        sentences.append(
+            f"- ratio {ratio:g}, unit {unit}, trained runs: through the rules {through} "
+            f"({cue_followed(through)}); the linear class probe {linear} "
+            f"({cue_followed(linear)})."
+        )
+    if not sentences:
+        sentences = ["- No trained run measured it: the comparison waits for one."]
+    return "\n".join([
+        "### Through the rules: is A's tree in the features?",
+        "",
+        "A linear class probe may take the signature's shortcut. This reader can only take "
+        "the tree's route: linear probes of the four level-1 symbols, trained on the same "
+        "cue-consistent images, combined through the root's rules. Its shape bias on the "
+        "same cue-conflict images asks whether the features carry A's tree. Mean ± the "
+        "half-width of the 95 % interval over seeds.",
+        "",
+        *lines,
+        "",
+        *sentences,
+    ])  # fmt: skip
+
+
+def cue_followed(interval: Interval) -> str:
+    """Which cue a shape bias says the reader follows, beyond its 95 % interval."""
+    if math.isnan(interval.value):
+        return "no prediction of either class"
+    if interval.n >= 2 and not math.isnan(interval.low):
+        if interval.low > 0.5:
+            return "follows the tree"
+        if interval.high < 0.5:
+            return "follows the signature"
+        return "neither cue beyond the interval"
+    side = "the tree" if interval.value > 0.5 else "the signature"
+    return f"leans to {side}; one run gives no interval"
 
 
 # ------------------------------------------------------------------------------ rendition
