@@ -41,7 +41,8 @@ def metrics(ratio: float, unit: int, seed: int, excess: float, shape: float | No
                        "clean_trained": 0.75, "clean_untrained": 0.5, "clean_pixels": 0.9,
                        "clean_bayes": 1.0, "rules_trained": RULES[unit] + shift,
                        "rules_untrained": 0.25, "rules_pixels": 0.0,
-                       "clean_rules_trained": 1.0},  # fmt: skip
+                       "clean_rules_trained": 1.0, "clean_rules_untrained": 0.5,
+                       "clean_rules_pixels": 0.25},  # fmt: skip
         "rendition": {"clean": 0.875, "invert_0.25": 0.5 + ratio / 4 + shift, "blur_1": 0.5,
                       "bayes_clean": 1.0, "bayes_invert_0.25": 0.9375, "bayes_blur_1": 0.75},
         "train": {"heldout_loss": 0.5 + excess * 0.5, "bayes_loss": 0.5, "plateau_loss": 1.0,
@@ -174,7 +175,7 @@ def test_rules_subsection_says_which_cue_each_reader_follows(report):
     assert "### Through the rules: is A's tree in the features?" in text
     # 0.1 / unit 4: 0.75, 0.78125, 0.8125 through the rules; untrained, pixels, clean flat.
     assert ("| 0.1 | 4 | 3/3 | 0.781 ± 0.078 | 0.250 ± 0.000 | 0.000 ± 0.000 | 1.000 ± 0.000 "
-            "| 0.231 ± 0.078 |") in text  # fmt: skip
+            "/ 0.500 ± 0.000 / 0.250 ± 0.000 | 0.231 ± 0.078 |") in text  # fmt: skip
     assert (
         "- ratio 0.1, unit 4, trained runs: through the rules 0.781 ± 0.078 (follows the "
         "tree); the linear class probe 0.231 ± 0.078 (follows the signature)."

@@ -147,7 +147,7 @@ def shape_bias_section(
             "clean accuracy, trained"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (ratio, unit), cell in cells.items():
-        values = [str(mean_interval([r.get(name) for r in cell])) for name in columns]
+        values = [_interval(cell, name) for name in columns]
         lines.append(
             f"| {ratio:g} | {unit} | {_trained_count(cell)} | " + " | ".join(values) + " |"
         )
@@ -212,13 +212,15 @@ def shape_bias_section(
 def rules_subsection(rows: Sequence[Row], cells: dict[tuple, list[Row]]) -> str:
     """Shape bias of the class read through the root's rules from level-1 probes, beside
     the linear class probe: is A's tree in the features when the linear probe says B?"""
-    columns = [f"{SHAPE}.rules_{name}" for name in ("trained", "untrained", "pixels")]
-    columns += [f"{SHAPE}.clean_rules_trained", f"{SHAPE}.trained"]
+    readers = ("trained", "untrained", "pixels")
     head = ["ratio", "unit", "trained runs", "trained", "untrained", "pixels",
-            "clean accuracy, trained", "linear class probe, trained"]  # fmt: skip
+            "clean accuracy: trained / untrained / pixels",
+            "linear class probe, trained"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (ratio, unit), cell in cells.items():
-        values = [str(mean_interval([r.get(name) for r in cell])) for name in columns]
+        values = [_interval(cell, f"{SHAPE}.rules_{name}") for name in readers]
+        values.append(" / ".join(_interval(cell, f"{SHAPE}.clean_rules_{n}") for n in readers))
+        values.append(_interval(cell, f"{SHAPE}.trained"))
         lines.append(
             f"| {ratio:g} | {unit} | {_trained_count(cell)} | " + " | ".join(values) + " |"
         )
@@ -242,8 +244,10 @@ def rules_subsection(rows: Sequence[Row], cells: dict[tuple, list[Row]]) -> str:
         "A linear class probe may take the signature's shortcut. This reader can only take "
         "the tree's route: linear probes of the four level-1 symbols, trained on the same "
         "cue-consistent images, combined through the root's rules. Its shape bias on the "
-        "same cue-conflict images asks whether the features carry A's tree. Mean ± the "
-        "half-width of the 95 % interval over seeds.",
+        "same cue-conflict images asks whether the features carry A's tree; the untrained "
+        "encoder and the pixels, read the same way, show how much of that the reader brings "
+        "by itself, and its accuracy on cue-consistent images what the features add. Mean "
+        "± the half-width of the 95 % interval over seeds.",
         "",
         *lines,
         "",
@@ -443,6 +447,10 @@ def _cells_rows(rows: Sequence[Row], prefix: str) -> list[Row]:
 
 def _trained_count(cell: Sequence[Row]) -> str:
     return f"{sum(not under_trained(r.get(EXCESS)) for r in cell)}/{len(cell)}"
+
+
+def _interval(rows: Sequence[Row], name: str) -> str:
+    return str(mean_interval([r.get(name) for r in rows]))
 
 
 def _mean(rows: Sequence[Row], name: str) -> str:
