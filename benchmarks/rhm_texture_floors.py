@@ -9,7 +9,8 @@ half the images):
   images without a signature and on those with one (the shortcut);
 - shape bias (`maeid.evaluate.cue_conflict`) of a probe on raw pixels, of a probe on an
   untrained qt32-sized ViT encoder (the `qt32` preset at initialisation, seed 0,
-  mean-pooled, full image) and of the Bayes classifier that ignores the signature;
+  mean-pooled, full image) and of the Bayes classifier that ignores the signature; and
+  of the class read through the root's rules from level-1 probes on each;
 - class accuracy under each rendition shift (`maeid.evaluate.rendition`) of the pixel
   probe and of the ideal observer of the shifted data.
 """
@@ -61,13 +62,16 @@ def main() -> None:
     mean, std = float(train.images.mean()), float(train.images.std())
     readers = {"untrained ViT (mean)": encoder_reader(encoder, (mean,), (std,), "mean")}
     bias = measure_shape_bias(model, readers, args.train, args.test, seed=0, config=config)
-    print(f"\n{'shape bias (cue-conflict)':34s}{'shape bias':>11s}{'P(tree)':>9s}"
+    print(f"\n{'shape bias (cue-conflict)':42s}{'shape bias':>11s}{'P(tree)':>9s}"
           f"{'P(sig.)':>9s}{'cue-consistent acc.':>21s}")  # fmt: skip
     for name, r in bias.items():
-        label = {"bayes": "Bayes, ignoring the signature", "pixels": "pixels, linear probe"}.get(
-            name, name + ", probe"
-        )
-        print(f"{label:34s}{r.shape_bias:11.3f}{r.tree_share:9.3f}{r.signature_share:9.3f}"
+        if name == "bayes":
+            label = "Bayes, ignoring the signature"
+        elif name.startswith("rules_"):  # level-1 probes read through the root's rules
+            label = name.removeprefix("rules_") + ", through the rules"
+        else:
+            label = name + ", linear probe"
+        print(f"{label:42s}{r.shape_bias:11.3f}{r.tree_share:9.3f}{r.signature_share:9.3f}"
               f"{r.clean_accuracy:21.3f}")  # fmt: skip
 
     shifts = rendition_accuracy(model, {}, args.train, args.test, seed=0, config=config)
