@@ -178,12 +178,13 @@ def test_rules_subsection_says_which_cue_each_reader_follows(report):
             "/ 0.500 ± 0.000 / 0.250 ± 0.000 | 0.231 ± 0.078 |") in text  # fmt: skip
     assert (
         "- ratio 0.1, unit 4, trained runs: through the rules 0.781 ± 0.078 (follows the "
-        "tree); the linear class probe 0.231 ± 0.078 (follows the signature)."
+        "tree; untrained 0.250 ± 0.000, pixels 0.000 ± 0.000); the linear class probe "
+        "0.231 ± 0.078 (follows the signature)."
     ) in text
     # 0.9 / unit 8 keeps its trained seeds only: 0.46875 + (0, 1, 2) / 32, mean 0.5.
     assert (
         "- ratio 0.9, unit 8, trained runs: through the rules 0.500 ± 0.078 (neither cue "
-        "beyond the interval)"
+        "beyond the interval;"
     ) in text
 
 

@@ -231,9 +231,11 @@ def rules_subsection(rows: Sequence[Row], cells: dict[tuple, list[Row]]) -> str:
         if through.n == 0:
             continue
         linear = mean_interval([r.get(f"{SHAPE}.trained") for r in trained])
+        floors = ", ".join(f"{name} {_interval(trained, f'{SHAPE}.rules_{name}')}"
+                           for name in readers[1:])  # fmt: skip
         sentences.append(
             f"- ratio {ratio:g}, unit {unit}, trained runs: through the rules {through} "
-            f"({cue_followed(through)}); the linear class probe {linear} "
+            f"({cue_followed(through)}; {floors}); the linear class probe {linear} "
             f"({cue_followed(linear)})."
         )
     if not sentences:
