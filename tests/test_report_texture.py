@@ -25,7 +25,7 @@ from maeid.evaluate.intervals import Interval, mean_interval
 from maeid.experiments import paper_results
 from maeid.experiments.config_hash import config_hash
 from maeid.experiments.report import build_report
-from maeid.experiments.report_texture import cue_followed, shape_verdict, shifts_of
+from maeid.experiments.report_texture import cue_followed, peak_of, shape_verdict, shifts_of
 from maeid.experiments.results_db import ResultsDB
 
 RATIOS, UNITS = (0.1, 0.5, 0.9), (4, 8)
@@ -156,7 +156,8 @@ def test_rendition_section_numbers(report):
     assert "| 0.9 | 63.0 / 19.5 | 87.5 ± 0.0 / 62.8 ± 3.9 | 87.5 ± 0.0 / 62.8 ± 3.9 |" in text
     assert "| 0.75 | 67.4 / 23.4 | – | – |" in text
     assert (
-        "Peak ratio of the mean shifted accuracy: unit 4: 0.9; unit 8: 0.9 (paper: 0.75)." in text
+        "Peak ratio of the mean shifted accuracy: unit 4: 0.9, not separated from 0.5 by the "
+        "intervals; unit 8: 0.9, not separated from 0.5 by the intervals (paper: 0.75)." in text
     )
 
 
@@ -192,3 +193,15 @@ def test_cue_followed_with_one_run():
     assert cue_followed(mean_interval([0.9])) == "leans to the tree; one run gives no interval"
     assert cue_followed(mean_interval([0.1, 0.12])) == "follows the signature"
     assert cue_followed(mean_interval([])) == "no prediction of either class"
+
+
+def test_peak_of_separates_only_beyond_the_intervals():
+    def at(v, h, n=3):
+        return Interval(v, v - h, v + h, n)
+
+    assert peak_of({0.1: at(0.2, 0.01), 0.5: at(0.4, 0.01), 0.9: at(0.3, 0.01)}) == "0.5"
+    assert peak_of({0.1: at(0.2, 0.25), 0.5: at(0.4, 0.01), 0.9: at(0.3, 0.01)}) == (
+        "0.5, not separated from 0.1 by the intervals"
+    )
+    single = {0.1: at(0.2, math.nan, 1), 0.5: at(0.4, math.nan, 1)}
+    assert peak_of(single) == "0.5, not separated from 0.1 by the intervals"

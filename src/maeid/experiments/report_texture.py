@@ -366,9 +366,7 @@ def rendition_section(
             for u in units
         ]
         table1.append(f"| {ratio:g} | {published} | " + " | ".join(ours) + " |")
-    peaks = "; ".join(
-        f"unit {u}: {max(c, key=lambda x: c[x].value):g}" for u, c in curves.items() if c
-    )
+    peaks = "; ".join(f"unit {u}: {peak_of(c)}" for u, c in curves.items() if c)
     return "\n".join([
         "## Rendition shifts: the same trees, drawn differently",
         "",
@@ -396,6 +394,17 @@ def rendition_section(
         f"Peak ratio of the mean shifted accuracy: {peaks or 'none measured'} "
         f"(paper: {max(paper, key=paper.get):g}).",
     ])  # fmt: skip
+
+
+def peak_of(curve: dict[float, Interval]) -> str:
+    """The ratio of a curve's highest mean, and the ratios its 95 % interval does not
+    separate it from (one run has no interval, so it separates from nothing)."""
+    peak = max(curve, key=lambda x: curve[x].value)
+    top = curve[peak].low
+    ties = [x for x in curve if x != peak and not curve[x].high < top]  # NaN: not separated
+    if not ties:
+        return f"{peak:g}"
+    return f"{peak:g}, not separated from {', '.join(f'{x:g}' for x in ties)} by the intervals"
 
 
 # ------------------------------------------------------------------------------ helpers
