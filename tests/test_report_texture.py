@@ -165,9 +165,10 @@ def test_headline_leads_with_texture_when_alone(report):
     result, _, _ = report
     lines = result.headline.splitlines()
     assert lines[0] == (
-        "| ratio | unit | trained runs | shape bias trained / untrained | clean / mean shifted |"
+        "| ratio | unit | trained runs | shape bias trained / untrained | through the rules "
+        "trained / untrained | clean / mean shifted |"
     )
-    assert "| 0.1 | 4 | 3/3 | 0.231 / 0.125 | 0.875 / 0.528 |" in lines
+    assert "| 0.1 | 4 | 3/3 | 0.231 / 0.125 | 0.781 / 0.250 | 0.875 / 0.528 |" in lines
     assert len(lines) == 2 + 6
 
 

@@ -57,13 +57,16 @@ def texture_sections(
 
 
 def texture_headline(rows: Sequence[Row]) -> str | None:
-    """Markdown: per cell, shape bias trained / untrained and clean / mean shifted accuracy."""
+    """Markdown: per cell, shape bias trained / untrained (linear probe, and through the
+    rules where measured) and clean / mean shifted accuracy."""
     has_shape, has_shifts = bool(cells_with(rows, SHAPE)), bool(shifts_of(rows))
     if not (has_shape or has_shifts):
         return None
+    has_rules = any(r.get(f"{SHAPE}.rules_trained") is not None for r in rows)
     rows = with_shift_means(rows)
     head = ["ratio", "unit", "trained runs"]
     head += ["shape bias trained / untrained"] if has_shape else []
+    head += ["through the rules trained / untrained"] if has_rules else []
     head += ["clean / mean shifted"] if has_shifts else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     cells: dict[tuple, list[Row]] = defaultdict(list)
@@ -75,6 +78,11 @@ def texture_headline(rows: Sequence[Row]) -> str | None:
         if has_shape:
             values.append(
                 f"{_mean(cell, f'{SHAPE}.trained')} / {_mean(cell, f'{SHAPE}.untrained')}"
+            )
+        if has_rules:
+            values.append(
+                f"{_mean(cell, f'{SHAPE}.rules_trained')} / "
+                f"{_mean(cell, f'{SHAPE}.rules_untrained')}"
             )
         if has_shifts:
             values.append(
