@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from maeid.evaluate.probe import ProbeConfig
 from maeid.evaluate.rendition import (
@@ -12,6 +13,7 @@ from maeid.evaluate.rendition import (
     shifted_patches,
 )
 from maeid.hlvm import load_model
+from maeid.theory.belief_propagation import tree_posterior
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,8 @@ def test_rendition_accuracy_beside_the_ideal_observer(model):
         model, {}, train=600, test=200, shifts={"invert": (0.5, 1.0), "redraw": (1.0,)},
         seed=0, config=ProbeConfig(epochs=10),
     )  # fmt: skip
-    assert set(result) == {"pixels", "bayes"}
+    assert set(result) == {"pixels", "rules_pixels", "bayes"}
+    assert set(result["rules_pixels"]) == set(result["bayes"])
     assert set(result["bayes"]) == {"clean", "invert_0.5", "invert_1", "redraw_1"}
     bayes, pixels = result["bayes"], result["pixels"]
     # The ideal observer: the tree is still readable after inversion and a new dictionary;
@@ -76,3 +79,21 @@ def test_rendition_accuracy_beside_the_ideal_observer(model):
     assert 0.4 < bayes["invert_0.5"] < 0.75
     # The pixel probe reads the signature (p_texture 0.5), which the shifts keep.
     assert pixels["clean"] > 0.5 and pixels["invert_1"] < pixels["clean"]
+
+
+def test_the_rules_readout_of_exact_level1_symbols_gives_the_class(model):
+    """Features that hold the level-1 symbols (BP on the clean dictionary, one-hot) give
+    the class exactly through the rules; fully inverted patches mislead that reader, so
+    its accuracy under the shift falls."""
+
+    def level1(x):
+        post = tree_posterior(model, x, tied=False, presence=1.0).levels[1]
+        return torch.from_numpy(post == post.max(-1, keepdims=True)).float().flatten(1)
+
+    result = rendition_accuracy(
+        model, {"level1": level1}, train=600, test=200, shifts={"invert": (1.0,)}, seed=0,
+        config=ProbeConfig(epochs=40, batch_size=64, lr=3e-2), pixels=False, bayes=False,
+    )  # fmt: skip
+    assert set(result) == {"level1", "rules_level1"}
+    assert result["rules_level1"]["clean"] == 1.0
+    assert result["rules_level1"]["invert_1"] < 0.5

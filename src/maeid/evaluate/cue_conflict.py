@@ -19,7 +19,7 @@ computed here like every other entry.
 
 A second reader takes the tree's own route to the class: linear probes of the four
 level-1 symbols, trained on the same cue-consistent images, combined through the root's
-rules (`maeid.evaluate.symbols.rules_posterior`). A linear class probe may take the
+rules (`maeid.evaluate.symbols.class_through_level1_probes`). A linear class probe may take the
 signature's shortcut; this one can only reach the class through symbols of the tree, so
 its shape bias asks whether the features *carry* A's tree on a cue-conflict image.
 """
@@ -34,7 +34,7 @@ import torch
 
 from maeid.evaluate.feature_readers import FeatureReader, pixel_reader
 from maeid.evaluate.probe import ProbeConfig, train_linear_probe
-from maeid.evaluate.symbols import multi_probe_posteriors, rules_posterior
+from maeid.evaluate.symbols import class_through_level1_probes
 from maeid.hlvm.model import Sample
 from maeid.hlvm.random_hierarchy import RandomHierarchy
 from maeid.hlvm.texture import stamp_signature, without_texture
@@ -127,14 +127,9 @@ def rules_shape_bias(
 ) -> ShapeBias:  # fmt: skip
     """Shape bias of the class read through the root's rules from linear probes of the
     level-1 symbols on `reader`'s features, trained on cue-consistent `train` images."""
-    names = model.latent_names(1)
-    labels = torch.from_numpy(
-        np.stack([np.asarray(train.latents[z]).reshape(-1) for z in names], 1)
-    ).long()
     queries = torch.cat([reader(test.images), reader(conflict.sample.images)])
-    posteriors = multi_probe_posteriors(reader(train.images), labels, queries,
-                                        model.num_symbols(1), config)  # fmt: skip
-    predicted = rules_posterior(model, posteriors, labels).argmax(-1).numpy()
+    predicted = class_through_level1_probes(model, reader(train.images), train.latents,
+                                            queries, config)  # fmt: skip
     clean = float((predicted[: len(test.images)] == test.latents["z0"][:, 0]).mean())
     bias, tree, sig = shape_bias(predicted[len(test.images) :], conflict.tree_class,
                                  conflict.signature_class)  # fmt: skip

@@ -14,10 +14,12 @@ Severity 0 is the identity: the shifted model's images are byte for byte the cle
 
 `rendition_accuracy` trains a linear probe for the class on clean images and reports its
 accuracy on each shift beside its clean accuracy, and the Bayes accuracy under the same
-shift. That Bayes is belief propagation that knows the shifted dictionary: the ideal
-observer of the shifted data, the most any reader of those pixels can get. It says how
-much of the class a shift leaves in the pixels, so a probe's drop below it is the
-representation's own failure to transfer, not information the shift destroyed.
+shift; with `rules`, also the class read through the root's rules from linear probes of
+the level-1 symbols, trained on the same clean images (the tree's route to the class).
+That Bayes is belief propagation that knows the shifted dictionary: the ideal observer of
+the shifted data, the most any reader of those pixels can get. It says how much of the
+class a shift leaves in the pixels, so a probe's drop below it is the representation's
+own failure to transfer, not information the shift destroyed.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import torch
 
 from maeid.evaluate.feature_readers import FeatureReader, pixel_reader
 from maeid.evaluate.probe import ProbeConfig, train_linear_probe
+from maeid.evaluate.symbols import class_through_level1_probes
 from maeid.hlvm.random_hierarchy import RandomHierarchy
 from maeid.theory.belief_propagation import class_posterior
 
@@ -91,9 +94,11 @@ def rendition_accuracy(
     model: RandomHierarchy, readers: Mapping[str, FeatureReader], train: int = 4000,
     test: int = 1000, shifts: Mapping[str, Sequence[float]] | None = None, seed: int = 0,
     config: ProbeConfig | None = None, pixels: bool = True, bayes: bool = True,
+    rules: bool = True,
 ) -> dict[str, dict[str, float]]:  # fmt: skip
-    """Class accuracy per reader (and `pixels`, `bayes`): `clean`, and one entry per shift
-    and severity (`shift_name`), on `test` images whose trees are the clean test set's.
+    """Class accuracy per reader (and `pixels`, `bayes`, and `rules_<reader>` with
+    `rules`): `clean`, and one entry per shift and severity (`shift_name`), on `test`
+    images whose trees are the clean test set's.
 
     Probes train on `train` clean images; `shifts` maps kinds to severities (default
     `SEVERITIES`).
@@ -119,12 +124,22 @@ def rendition_accuracy(
     everyone = {**readers, **({"pixels": pixel_reader} if pixels else {})}
     out: dict[str, dict[str, float]] = {}
     for name, read in everyone.items():
-        classes = torch.from_numpy(train_set.latents["z0"][:, 0])
-        head = train_linear_probe(read(train_set.images), classes, config)
+        train_x = read(train_set.images)
+        features = {view: read(images) for view, (_, images) in views.items()}
+        head = train_linear_probe(train_x, torch.from_numpy(train_set.latents["z0"][:, 0]),
+                                  config)  # fmt: skip
         with torch.no_grad():
             out[name] = {
-                view: float((head(read(images)).argmax(1).numpy() == labels).mean())
-                for view, (_, images) in views.items()
+                view: float((head(x).argmax(1).numpy() == labels).mean())
+                for view, x in features.items()
+            }
+        if rules:
+            predicted = class_through_level1_probes(
+                model, train_x, train_set.latents, torch.cat(list(features.values())), config
+            ).reshape(len(features), -1)
+            out[f"rules_{name}"] = {
+                view: float((p == labels).mean())
+                for view, p in zip(features, predicted, strict=True)
             }
     if bayes:
         out["bayes"] = {

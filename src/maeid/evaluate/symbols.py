@@ -140,6 +140,20 @@ def rules_posterior(
     return class_through_rules(model, level1, counts / counts.sum(-1, keepdim=True))
 
 
+def class_through_level1_probes(
+    model: RandomHierarchy, train_x: torch.Tensor, train_latents: Mapping[str, np.ndarray],
+    queries: torch.Tensor, config: ProbeConfig | None = None,
+) -> np.ndarray:  # fmt: skip
+    """(N,) class of each row of `queries`: linear probes of the four level-1 symbols,
+    trained on `train_x` and the level-1 symbols of `train_latents`, read through the
+    root's rules (`rules_posterior`)."""
+    labels = torch.from_numpy(
+        np.stack([np.asarray(train_latents[z]).reshape(-1) for z in model.latent_names(1)], 1)
+    ).long()
+    posteriors = multi_probe_posteriors(train_x, labels, queries, model.num_symbols(1), config)
+    return rules_posterior(model, posteriors, labels).argmax(-1).numpy()
+
+
 @torch.no_grad()
 def multi_knn_accuracy(
     train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,

@@ -11,8 +11,9 @@ shape_bias,rendition` both call these, on a frozen encoder's full-image features
   reader's level-1 probes (the tree's own route to the class); `clean_<name>` is each
   one's accuracy on cue-consistent images;
 - `rendition_metrics`: the trained encoder's probe accuracy `clean` and `<kind>_<severity>`
-  under each shift, beside `bayes_clean` and `bayes_<kind>_<severity>`, the ideal
-  observer's (`maeid.evaluate.rendition`).
+  under each shift, `rules_clean` and `rules_<kind>_<severity>` for the class through the
+  rules of its level-1 probes, beside `bayes_clean` and `bayes_<kind>_<severity>`, the
+  ideal observer's (`maeid.evaluate.rendition`).
 """
 
 from __future__ import annotations
@@ -67,5 +68,6 @@ def rendition_metrics(
     result = rendition_accuracy(model, readers, train, test, seed=seed, config=config,
                                 pixels=False)  # fmt: skip
     metrics = dict(result["trained"])
+    metrics.update({f"rules_{view}": acc for view, acc in result["rules_trained"].items()})
     metrics.update({f"bayes_{view}": acc for view, acc in result["bayes"].items()})
     return metrics

@@ -42,6 +42,7 @@ SHAPE = "shape_bias"
 RENDITION = "rendition"
 SHIFTED = "mean_shifted"  # a row's mean accuracy over every shift and severity
 READERS = ("trained", "untrained", "pixels", "bayes")  # shape-bias metrics, table order
+RULES = "rules_"  # the prefix of the class read through the rules of level-1 probes
 
 
 def texture_sections(
@@ -299,16 +300,16 @@ def shift_metric(kind: str, severity: float, bayes: bool = False) -> str:
 
 def with_shift_means(rows: Sequence[Row]) -> list[Row]:
     """Rows with each run's mean accuracy over the shifts of each kind (`mean_<kind>`) and
-    over all shifts (`mean_shifted`), the probe's and the Bayes one's (`bayes_mean_*`)."""
+    over all shifts (`mean_shifted`), the probe's, the Bayes one's (`bayes_mean_*`) and the
+    rules readout's (`rules_mean_*`)."""
     shifts = shifts_of(rows)
     out = []
     for row in rows:
         row = dict(row)
-        for bayes in (False, True):
-            pre = "bayes_" if bayes else ""
+        for pre in ("", "bayes_", RULES):
             groups: dict[str, list[float]] = defaultdict(list)
             for kind, severity in shifts:
-                value = row.get(shift_metric(kind, severity, bayes))
+                value = row.get(f"{RENDITION}.{pre}{kind}_{severity:g}")
                 if value is not None:
                     groups[f"mean_{kind}"].append(value)
                     groups[SHIFTED].append(value)
@@ -401,7 +402,55 @@ def rendition_section(
         "",
         f"Peak ratio of the mean shifted accuracy: {peaks or 'none measured'} "
         f"(paper: {max(paper, key=paper.get):g}).",
+        *rendition_rules_subsection(rows),
     ])  # fmt: skip
+
+
+def rendition_rules_subsection(rows: Sequence[Row]) -> list[str]:
+    """Lines: the class through the rules of level-1 probes under each kind of shift,
+    beside the linear probe and the ideal observer (none when no run measured it)."""
+    measured = [r for r in with_shift_means(rows) if r.get(f"{RENDITION}.{RULES}clean") is not None]
+    cells = cells_with(measured, RENDITION)
+    if not cells:
+        return []
+    kinds = list(dict.fromkeys(kind for kind, _ in shifts_of(measured)))
+    head = ["ratio", "unit", "trained runs", "clean", "mean shifted"]
+    head += [f"mean {kind}" for kind in kinds]
+    head += ["linear probe: clean / mean shifted", "Bayes: mean shifted"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    sentences = []
+    for (ratio, unit), cell in cells.items():
+        names = [f"{RULES}clean", f"{RULES}{SHIFTED}"] + [f"{RULES}mean_{k}" for k in kinds]
+        values = [_interval(cell, f"{RENDITION}.{name}") for name in names]
+        values.append(
+            f"{_interval(cell, f'{RENDITION}.clean')} / {_interval(cell, f'{RENDITION}.{SHIFTED}')}"
+        )
+        values.append(_interval(cell, f"{RENDITION}.bayes_{SHIFTED}"))
+        lines.append(
+            f"| {ratio:g} | {unit} | {_trained_count(cell)} | " + " | ".join(values) + " |"
+        )
+        trained = [r for r in cell if not under_trained(r.get(EXCESS))]
+        if trained:
+            sentences.append(
+                f"- ratio {ratio:g}, unit {unit}, trained runs: through the rules "
+                f"{_interval(trained, f'{RENDITION}.{RULES}{SHIFTED}')} on average over the "
+                f"shifts (clean {_interval(trained, f'{RENDITION}.{RULES}clean')}), the linear "
+                f"probe {_interval(trained, f'{RENDITION}.{SHIFTED}')}, the ideal observer "
+                f"{_interval(trained, f'{RENDITION}.bayes_{SHIFTED}')}."
+            )
+    return [
+        "",
+        "### Through the rules: does the tree survive the shift in the features?",
+        "",
+        "The class read through the root's rules from linear probes of the level-1 symbols, "
+        "trained on the same clean images, under the same shifts: whether the features keep "
+        "the tree's symbols when the rendering changes, where the linear class probe may "
+        "rely on the signature. Mean ± the half-width of the 95 % interval over seeds.",
+        "",
+        *lines,
+        "",
+        *(sentences or ["- No trained run measured it."]),
+    ]
 
 
 def peak_of(curve: dict[float, Interval]) -> str:
