@@ -12,7 +12,7 @@ Through the rules: 0.75 + s/32 at unit 4 (follows the tree), 0.46875 + s/32 at u
 (mean 0.5, neither cue beyond the interval).
 
 Rendition: clean 0.875, `invert_0.25` 0.5 + ratio / 4 + s/32, `blur_1` 0.5; Bayes 1,
-0.9375, 0.75; through the rules 1, 0.75, 0.5 + s/32.
+0.9375, 0.75; through the rules 1, 0.75, 0.5 + s/32 (the pixels: 0.75, 0.25, 0.125).
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def metrics(ratio: float, unit: int, seed: int, excess: float, shape: float | No
         "rendition": {"clean": 0.875, "invert_0.25": 0.5 + ratio / 4 + shift, "blur_1": 0.5,
                       "bayes_clean": 1.0, "bayes_invert_0.25": 0.9375, "bayes_blur_1": 0.75,
                       "rules_clean": 1.0, "rules_invert_0.25": 0.75,
-                      "rules_blur_1": 0.5 + shift},
+                      "rules_blur_1": 0.5 + shift, "rules_pixels_clean": 0.75,
+                      "rules_pixels_invert_0.25": 0.25, "rules_pixels_blur_1": 0.125},
         "train": {"heldout_loss": 0.5 + excess * 0.5, "bayes_loss": 0.5, "plateau_loss": 1.0,
                   "normalised_excess": excess},
     }  # fmt: skip
@@ -215,9 +216,10 @@ def test_rendition_through_the_rules(report):
     assert "### Through the rules: does the tree survive the shift in the features?" in text
     # 0.1 / unit 4: shifted (0.75 + 0.5 + s/32) / 2; the linear probe's (0.525 + s/32 + 0.5) / 2.
     assert ("| 0.1 | 4 | 3/3 | 1.000 ± 0.000 | 0.641 ± 0.039 | 0.750 ± 0.000 | 0.531 ± 0.078 "
-            "| 0.875 ± 0.000 / 0.528 ± 0.039 | 0.844 ± 0.000 |") in text  # fmt: skip
+            "| 0.750 ± 0.000 / 0.188 ± 0.000 | 0.875 ± 0.000 / 0.528 ± 0.039 "
+            "| 0.844 ± 0.000 |") in text  # fmt: skip
     assert (
         "- ratio 0.1, unit 4, trained runs: through the rules 0.641 ± 0.039 on average over "
-        "the shifts (clean 1.000 ± 0.000), the linear probe 0.528 ± 0.039, the ideal observer "
-        "0.844 ± 0.000."
+        "the shifts (clean 1.000 ± 0.000); the pixels through the rules 0.188 ± 0.000, the "
+        "linear probe 0.528 ± 0.039, the ideal observer 0.844 ± 0.000."
     ) in text

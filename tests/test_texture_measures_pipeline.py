@@ -39,7 +39,8 @@ def test_evaluate_cli_measures_shape_bias_and_rendition(run, tmp_path, capsys):
     assert bias["bayes"] == 1.0 and bias["clean_bayes"] == 1.0
     rendition = result["rendition"]
     assert {"clean", "invert_1", "blur_2", "redraw_0.25", "rules_clean", "rules_invert_1",
-            "bayes_clean", "bayes_invert_1"} <= set(rendition)  # fmt: skip
+            "pixels_clean", "rules_pixels_blur_2", "bayes_clean",
+            "bayes_invert_1"} <= set(rendition)  # fmt: skip
     assert rendition["bayes_clean"] == 1.0
 
 

@@ -12,8 +12,9 @@ shape_bias,rendition` both call these, on a frozen encoder's full-image features
   one's accuracy on cue-consistent images;
 - `rendition_metrics`: the trained encoder's probe accuracy `clean` and `<kind>_<severity>`
   under each shift, `rules_clean` and `rules_<kind>_<severity>` for the class through the
-  rules of its level-1 probes, beside `bayes_clean` and `bayes_<kind>_<severity>`, the
-  ideal observer's (`maeid.evaluate.rendition`).
+  rules of its level-1 probes, beside the same two readouts of the raw pixels
+  (`pixels_*`, `rules_pixels_*`: the floor) and `bayes_clean` and `bayes_<kind>_<severity>`,
+  the ideal observer's (`maeid.evaluate.rendition`).
 """
 
 from __future__ import annotations
@@ -61,13 +62,15 @@ def rendition_metrics(
     pool: str = "mean", train: int = 4000, test: int = 1000, seed: int = 0,
     probe_epochs: int = 30,
 ) -> dict[str, float]:  # fmt: skip
-    """The trained encoder's probe accuracy per shift beside the ideal observer's."""
+    """The trained encoder's probe accuracy per shift beside the pixels' and the ideal
+    observer's."""
     _check(model, "rendition")
     config = ProbeConfig(probe_epochs, seed=seed)
     readers = {"trained": encoder_reader(mae, mean, std, pool)}
-    result = rendition_accuracy(model, readers, train, test, seed=seed, config=config,
-                                pixels=False)  # fmt: skip
+    result = rendition_accuracy(model, readers, train, test, seed=seed, config=config)
     metrics = dict(result["trained"])
-    metrics.update({f"rules_{view}": acc for view, acc in result["rules_trained"].items()})
-    metrics.update({f"bayes_{view}": acc for view, acc in result["bayes"].items()})
+    prefixes = {"rules_trained": "rules_", "pixels": "pixels_", "rules_pixels": "rules_pixels_",
+                "bayes": "bayes_"}  # fmt: skip
+    for reader, prefix in prefixes.items():
+        metrics.update({f"{prefix}{view}": acc for view, acc in result[reader].items()})
     return metrics

@@ -300,13 +300,14 @@ def shift_metric(kind: str, severity: float, bayes: bool = False) -> str:
 
 def with_shift_means(rows: Sequence[Row]) -> list[Row]:
     """Rows with each run's mean accuracy over the shifts of each kind (`mean_<kind>`) and
-    over all shifts (`mean_shifted`), the probe's, the Bayes one's (`bayes_mean_*`) and the
-    rules readout's (`rules_mean_*`)."""
+    over all shifts (`mean_shifted`), the probe's, the Bayes one's (`bayes_mean_*`), the
+    rules readout's (`rules_mean_*`) and the pixel floors' (`pixels_mean_*`,
+    `rules_pixels_mean_*`)."""
     shifts = shifts_of(rows)
     out = []
     for row in rows:
         row = dict(row)
-        for pre in ("", "bayes_", RULES):
+        for pre in ("", "bayes_", RULES, "pixels_", f"{RULES}pixels_"):
             groups: dict[str, list[float]] = defaultdict(list)
             for kind, severity in shifts:
                 value = row.get(f"{RENDITION}.{pre}{kind}_{severity:g}")
@@ -416,15 +417,18 @@ def rendition_rules_subsection(rows: Sequence[Row]) -> list[str]:
     kinds = list(dict.fromkeys(kind for kind, _ in shifts_of(measured)))
     head = ["ratio", "unit", "trained runs", "clean", "mean shifted"]
     head += [f"mean {kind}" for kind in kinds]
-    head += ["linear probe: clean / mean shifted", "Bayes: mean shifted"]
+    head += ["pixels through the rules: clean / mean shifted",
+             "linear probe: clean / mean shifted", "Bayes: mean shifted"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     sentences = []
     for (ratio, unit), cell in cells.items():
         names = [f"{RULES}clean", f"{RULES}{SHIFTED}"] + [f"{RULES}mean_{k}" for k in kinds]
         values = [_interval(cell, f"{RENDITION}.{name}") for name in names]
-        values.append(
-            f"{_interval(cell, f'{RENDITION}.clean')} / {_interval(cell, f'{RENDITION}.{SHIFTED}')}"
-        )
+        for pre in (f"{RULES}pixels_", ""):
+            values.append(
+                f"{_interval(cell, f'{RENDITION}.{pre}clean')} / "
+                f"{_interval(cell, f'{RENDITION}.{pre}{SHIFTED}')}"
+            )
         values.append(_interval(cell, f"{RENDITION}.bayes_{SHIFTED}"))
         lines.append(
             f"| {ratio:g} | {unit} | {_trained_count(cell)} | " + " | ".join(values) + " |"
@@ -434,9 +438,10 @@ def rendition_rules_subsection(rows: Sequence[Row]) -> list[str]:
             sentences.append(
                 f"- ratio {ratio:g}, unit {unit}, trained runs: through the rules "
                 f"{_interval(trained, f'{RENDITION}.{RULES}{SHIFTED}')} on average over the "
-                f"shifts (clean {_interval(trained, f'{RENDITION}.{RULES}clean')}), the linear "
-                f"probe {_interval(trained, f'{RENDITION}.{SHIFTED}')}, the ideal observer "
-                f"{_interval(trained, f'{RENDITION}.bayes_{SHIFTED}')}."
+                f"shifts (clean {_interval(trained, f'{RENDITION}.{RULES}clean')}); the pixels "
+                f"through the rules {_interval(trained, f'{RENDITION}.{RULES}pixels_{SHIFTED}')}"
+                f", the linear probe {_interval(trained, f'{RENDITION}.{SHIFTED}')}, the ideal "
+                f"observer {_interval(trained, f'{RENDITION}.bayes_{SHIFTED}')}."
             )
     return [
         "",
@@ -445,7 +450,8 @@ def rendition_rules_subsection(rows: Sequence[Row]) -> list[str]:
         "The class read through the root's rules from linear probes of the level-1 symbols, "
         "trained on the same clean images, under the same shifts: whether the features keep "
         "the tree's symbols when the rendering changes, where the linear class probe may "
-        "rely on the signature. Mean ± the half-width of the 95 % interval over seeds.",
+        "rely on the signature; beside the pixels read the same way (the floor). Mean ± the "
+        "half-width of the 95 % interval over seeds.",
         "",
         *lines,
         "",
