@@ -12,7 +12,8 @@ half the images):
   mean-pooled, full image) and of the Bayes classifier that ignores the signature; and
   of the class read through the root's rules from level-1 probes on each;
 - class accuracy under each rendition shift (`maeid.evaluate.rendition`) of the pixel
-  probe and of the ideal observer of the shifted data.
+  probe, of the pixels read through the rules, and of the ideal observer of the shifted
+  data.
 """
 
 import argparse
@@ -76,12 +77,13 @@ def main() -> None:
 
     shifts = rendition_accuracy(model, {}, args.train, args.test, seed=0, config=config)
     views = list(shifts["bayes"])
-    print(f"\n{'class accuracy':22s}" + "".join(f"{v:>13s}" for v in views))
+    print(f"\n{'class accuracy':27s}" + "".join(f"{v:>13s}" for v in views))
     for name, row in (
         ("pixels, linear probe", shifts["pixels"]),
+        ("pixels, through the rules", shifts["rules_pixels"]),
         ("Bayes (shifted)", shifts["bayes"]),
     ):
-        print(f"{name:22s}" + "".join(f"{row[v]:13.3f}" for v in views))
+        print(f"{name:27s}" + "".join(f"{row[v]:13.3f}" for v in views))
     print(f"({time.perf_counter() - start:.0f} s)")
 
 
