@@ -97,7 +97,7 @@ def texture_verdict(rows: Sequence[Row]) -> str:
     """One line per unit: does the measured shape bias have the paper's shape?"""
     if not cells_with(rows, SHAPE):
         return ""
-    trained = [r for r in rows if not under_trained(r.get(EXCESS))]
+    trained = _trained(rows)
     curves = {unit: ratio_intervals(trained, f"{SHAPE}.trained", unit) for unit in _units(rows)}
     return "\n".join(f"shape bias, unit {u}: {shape_verdict(c)}" for u, c in curves.items())
 
@@ -160,7 +160,7 @@ def shape_bias_section(
         lines.append(
             f"| {ratio:g} | {unit} | {_trained_count(cell)} | " + " | ".join(values) + " |"
         )
-    trained = [r for r in rows if not under_trained(r.get(EXCESS))]
+    trained = _trained(rows)
     units = _units(rows)
     curves = {unit: ratio_intervals(trained, f"{SHAPE}.trained", unit) for unit in units}
     floors = {
@@ -235,7 +235,7 @@ def rules_subsection(rows: Sequence[Row], cells: dict[tuple, list[Row]]) -> str:
         )
     sentences = []
     for (ratio, unit), cell in cells.items():
-        trained = [r for r in cell if not under_trained(r.get(EXCESS))]
+        trained = _trained(cell)
         through = mean_interval([r.get(f"{SHAPE}.rules_trained") for r in trained])
         if through.n == 0:
             continue
@@ -294,8 +294,10 @@ def shifts_of(rows: Sequence[Row]) -> list[tuple[str, float]]:
     return sorted(found, key=lambda s: (KINDS.index(s[0]), s[1]))
 
 
-def shift_metric(kind: str, severity: float, bayes: bool = False) -> str:
-    return f"{RENDITION}.{'bayes_' if bayes else ''}{kind}_{severity:g}"
+def shift_metric(kind: str, severity: float, reader: str = "") -> str:
+    """The metric of one shift for a reader prefix: "" (the probe), `bayes_`, `rules_`,
+    `pixels_` or `rules_pixels_`."""
+    return f"{RENDITION}.{reader}{kind}_{severity:g}"
 
 
 def with_shift_means(rows: Sequence[Row]) -> list[Row]:
@@ -310,7 +312,7 @@ def with_shift_means(rows: Sequence[Row]) -> list[Row]:
         for pre in ("", "bayes_", RULES, "pixels_", f"{RULES}pixels_"):
             groups: dict[str, list[float]] = defaultdict(list)
             for kind, severity in shifts:
-                value = row.get(f"{RENDITION}.{pre}{kind}_{severity:g}")
+                value = row.get(shift_metric(kind, severity, pre))
                 if value is not None:
                     groups[f"mean_{kind}"].append(value)
                     groups[SHIFTED].append(value)
@@ -350,14 +352,14 @@ def rendition_section(
                 mean_interval([r.get(name) for r in cell]),
                 clean,
                 mean_interval(drops),
-                mean_interval([r.get(shift_metric(kind, severity, True)) for r in cell]),
+                mean_interval([r.get(shift_metric(kind, severity, "bayes_")) for r in cell]),
                 bayes_clean,
             ]
             lines.append(
                 f"| {ratio:g} | {unit} | {_trained_count(cell)} | {kind} {severity:g} | "
                 + " | ".join(map(str, values)) + " |"
             )  # fmt: skip
-    trained = [r for r in rows if not under_trained(r.get(EXCESS))]
+    trained = _trained(rows)
     units = _units(rows)
     curves = {u: ratio_intervals(trained, f"{RENDITION}.{SHIFTED}", u) for u in units}
     cleans = {u: ratio_intervals(trained, f"{RENDITION}.clean", u) for u in units}
@@ -409,8 +411,9 @@ def rendition_section(
 
 def rendition_rules_subsection(rows: Sequence[Row]) -> list[str]:
     """Lines: the class through the rules of level-1 probes under each kind of shift,
-    beside the linear probe and the ideal observer (none when no run measured it)."""
-    measured = [r for r in with_shift_means(rows) if r.get(f"{RENDITION}.{RULES}clean") is not None]
+    beside the linear probe and the ideal observer (none when no run measured it), from
+    rows that carry their shift means (`with_shift_means`)."""
+    measured = [r for r in rows if r.get(f"{RENDITION}.{RULES}clean") is not None]
     cells = cells_with(measured, RENDITION)
     if not cells:
         return []
@@ -433,7 +436,7 @@ def rendition_rules_subsection(rows: Sequence[Row]) -> list[str]:
         lines.append(
             f"| {ratio:g} | {unit} | {_trained_count(cell)} | " + " | ".join(values) + " |"
         )
-        trained = [r for r in cell if not under_trained(r.get(EXCESS))]
+        trained = _trained(cell)
         if trained:
             sentences.append(
                 f"- ratio {ratio:g}, unit {unit}, trained runs: through the rules "
@@ -519,8 +522,13 @@ def _cells_rows(rows: Sequence[Row], prefix: str) -> list[Row]:
     return [r for cell in cells_with(rows, prefix).values() for r in cell]
 
 
+def _trained(rows: Sequence[Row]) -> list[Row]:
+    """The rows of trained runs (normalised excess within `TRAINED_EXCESS`)."""
+    return [r for r in rows if not under_trained(r.get(EXCESS))]
+
+
 def _trained_count(cell: Sequence[Row]) -> str:
-    return f"{sum(not under_trained(r.get(EXCESS)) for r in cell)}/{len(cell)}"
+    return f"{len(_trained(cell))}/{len(cell)}"
 
 
 def _interval(rows: Sequence[Row], name: str) -> str:
