@@ -27,8 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "representation, beside the theory's profile for the checkpoint's ratio and unit), "
         "or for rhm32 symbols (probe and kNN accuracy per level, and the class read through "
         "the grammar's rules from the level-1 probes, beside the untrained encoder, the "
-        "pixels and the Bayes limit), shape_bias (cue-conflict shape bias beside the pixel "
-        "and Bayes references) and rendition (accuracy under shifted patch dictionaries); "
+        "pixels and the Bayes limit), shape_bias (cue-conflict shape bias of a linear class "
+        "probe and of the class read through the rules, beside the untrained, pixel and "
+        "Bayes references) and rendition (the same two readouts under shifted patch "
+        "dictionaries, beside the pixels and the ideal observer); "
         "recon and attention work on any data.",
         formatter_class=ShowDefaults,
     )
