@@ -57,6 +57,7 @@ CASES = [
     case("theory-masks-not-int", "theory --masks many", "'many'", "--help"),
     case("theory-out-is-file", "theory --masks 10 --out {w}/notes.txt", "notes.txt", "folder"),
     case("theory-unknown-option", "theory --mask-ratio 0.5", "--mask-ratio", "--help"),
+    case("theory-rhm-negative-sigma", "theory --model rhm32:sigma=-1", "sigma=-1", ">= 0"),
     # ---- synth
     case("synth-zero-samples", "synth --n 0 --out {w}/s.npz", "--n", "0", "positive"),
     case("synth-not-npz", "synth --n 4 --out {w}/s.txt", "s.txt", ".npz"),
@@ -70,6 +71,21 @@ CASES = [
         "0 (skip)",
     ),
     case("synth-no-out", "synth --n 4", "--out", "--help"),
+    case(
+        "synth-rhm-rules-cannot-be-unambiguous",
+        "synth --model rhm32:m=1000 --n 4 --out {w}/s.npz",
+        "m=1000",
+        "at most 512",
+    ),
+    case(
+        "synth-rhm-patch-does-not-tile",
+        "synth --model rhm32:patch=5 --n 4 --out {w}/s.npz",
+        "patch=5",
+        "divides 32",
+    ),
+    case(
+        "synth-rhm-unknown-knob", "synth --model rhm32:foo=2 --n 4 --out {w}/s.npz", "foo", "known:"
+    ),
     # ---- train
     case("train-out-is-file", [*TRAIN, "--out", "{w}/notes.txt"], "notes.txt", "folder"),
     case("train-out-under-file", [*TRAIN, "--out", "{w}/notes.txt/run"], "notes.txt", "folder"),
@@ -315,7 +331,7 @@ CASES = [
         "identify --mask-ratio 0.5 --mask-unit 4 --seeds 0",
         "--seeds 0",
         "at least once",
-    ),  # fmt: skip
+    ),
     # ---- evaluate
     case("evaluate-missing-checkpoint", "evaluate {w}/nope", "nope", "does not exist"),
     case("evaluate-not-a-checkpoint", "evaluate {w}/notes.txt", "notes.txt", "corrupt"),
