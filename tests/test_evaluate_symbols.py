@@ -15,6 +15,7 @@ from maeid.evaluate.symbols import (
     multi_knn_accuracy,
     multi_probe_accuracy,
     pixel_features,
+    rules_posterior,
     symbol_table,
 )
 from maeid.hlvm import load_model
@@ -73,7 +74,7 @@ def test_evaluate_symbols_reports_every_view_level_and_limit():
     for view in ("full_image", "visible_tokens"):
         res = out[view]
         assert set(res) == {"trained", "untrained", "pixels", "bayes"}
-        assert set(res["pixels"]) == {"probe", "knn", "chance", "rules"}
+        assert set(res["pixels"]) == {"probe", "knn", "chance", "rules", "rules_from"}
         for pool in POOLS:
             for measure in ("probe", "knn", "chance"):
                 levels = res["trained"][pool][measure]
@@ -81,9 +82,25 @@ def test_evaluate_symbols_reports_every_view_level_and_limit():
                 assert all(0.0 <= v <= 1.0 for v in levels.values())
             assert set(res["trained"][pool]["rules"]) == {0}
             assert 0.0 <= res["trained"][pool]["rules"][0] <= 1.0
+            climbs = res["trained"][pool]["rules_from"]
+            assert set(climbs) == {1, 2}  # from each level below the class
+            assert climbs[1] == res["trained"][pool]["rules"][0]
     # sigma 0.2 on the whole image: BP reads every symbol; half the tokens hidden: not all.
     assert out["full_image"]["bayes"] == {0: 1.0, 1: 1.0, 2: 1.0}
     assert out["visible_tokens"]["bayes"][2] < 0.9
+
+
+@pytest.mark.parametrize("level", [2, 3])
+def test_the_class_climbs_exactly_from_exact_deeper_readouts(level):
+    model = load_model("rhm32:m=32/4/2")
+    sample = model.sample(300, seed=5)
+    symbols = model.symbol_grids(sample.latents)[level].reshape(300, -1)  # raster order
+    v = model.num_symbols(level)
+    sure = torch.nn.functional.one_hot(torch.from_numpy(symbols), v).double()
+    posterior = rules_posterior(model, sure, torch.from_numpy(symbols))
+    assert (posterior.argmax(-1).numpy() == sample.latents["z0"][:, 0]).all()
+    with pytest.raises(ValueError, match="4\\^k"):
+        class_through_rules(model, sure[:, :5], torch.full((5, v), 1.0 / v))
 
 
 def test_all_token_readout_keeps_each_token_at_its_position():

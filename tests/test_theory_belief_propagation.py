@@ -1,6 +1,7 @@
 """Belief propagation on the random-hierarchy model against brute-force enumeration."""
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -9,6 +10,8 @@ import torch
 from maeid.hlvm import load_model
 from maeid.theory.belief_propagation import (
     bayes_accuracy,
+    class_from_level,
+    class_posterior,
     masked_mse,
     normalised_excess,
     pixel_variance,
@@ -161,3 +164,44 @@ def test_bp_reads_every_level_of_a_grammar_whose_rule_counts_differ_by_level():
     sample = model.sample(200, seed=0)
     post = tree_posterior(model, sample.images)
     assert bayes_accuracy(post, model.symbol_grids(sample.latents)) == [1.0, 1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("name", [TINY, TINY_PER_LEVEL])
+def test_climbing_from_the_leaves_pixel_likelihoods_is_the_class_posterior(name):
+    model = load_model(name, seed=1)
+    sample = model.sample(64, seed=4)
+    k = model.knobs
+    grid = k.size // k.patch
+    patches = (
+        sample.images[:, 0].astype(np.float64).reshape(-1, grid, k.patch, grid, k.patch)
+    ).transpose(0, 1, 3, 2, 4)  # (N, G, G, p, p)
+    tiles = model.patches[:, 0].astype(np.float64)  # (v, p, p)
+    sq = ((patches[..., None, :, :] - tiles) ** 2).sum((-1, -2))  # (N, G, G, v)
+    lik = np.exp(-(sq - sq.min(-1, keepdims=True)) / (2 * k.sigma**2))
+    climbed = class_from_level(model, lik, k.levels)
+    np.testing.assert_allclose(climbed, class_posterior(model, sample.images), atol=1e-10)
+
+
+def test_climbing_from_level_1_sums_each_class_s_rules_over_its_four_children(tiny):
+    rng = np.random.default_rng(0)
+    lik = rng.random((5, 2, 2, tiny.num_symbols(1)))
+    flat = lik.reshape(5, 4, -1)
+    rules = tiny.rules[0]  # (n_classes, m, 4)
+    by_hand = np.stack(
+        [np.prod([flat[:, j, rules[c, :, j]] for j in range(4)], axis=0).sum(-1)
+         for c in range(len(rules))], axis=-1,
+    )  # fmt: skip
+    by_hand /= by_hand.sum(-1, keepdims=True)
+    np.testing.assert_allclose(class_from_level(tiny, lik, 1), by_hand, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("level", "shape", "says"),
+    [(0, (2, 1, 1, 2), "1..2"), (3, (2, 8, 8, 3), "1..2"), (1, (2, 4, 3), "(N, 2, 2, 3)"),
+     (2, (2, 2, 2, 3), "(N, 4, 4, 3)")],
+)  # fmt: skip
+def test_climbing_refuses_a_level_or_a_shape_it_cannot_use(tiny, level, shape, says):
+    with pytest.raises(ValueError, match=re.escape(says)):
+        class_from_level(tiny, np.ones(shape), level)
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        class_from_level(tiny, -np.ones((2, 2, 2, 3)), 1)

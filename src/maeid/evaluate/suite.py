@@ -16,7 +16,8 @@ Measurements (each optional):
   masked and the full-image representation beside the theory's profile.
 - ``symbols``: the random-hierarchy model (rhm32) only: linear-probe and kNN accuracy per
   level from the ``--pool`` readout to every symbol, and the class through the root's
-  rules from the level-1 probes, full image and visible tokens, beside the untrained
+  rules from the level-1 probes (and climbed through the rules from each deeper level's
+  probes), full image and visible tokens, beside the untrained
   encoder, the same view's pixels and the Bayes limit (`maeid.evaluate.symbols`);
   and the held-out masked loss beside its Bayes limit and plateau (`maeid.evaluate.excess`).
 - ``shape_bias``, ``rendition``: rhm32 only, cue-conflict shape bias and accuracy under

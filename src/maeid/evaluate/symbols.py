@@ -37,7 +37,12 @@ from torch import nn
 
 from maeid.evaluate.probe import ProbeConfig, linear_head
 from maeid.hlvm.random_hierarchy import RandomHierarchy
-from maeid.theory.belief_propagation import bayes_accuracy, tree_posterior, visible_pixels
+from maeid.theory.belief_propagation import (
+    bayes_accuracy,
+    class_from_level,
+    tree_posterior,
+    visible_pixels,
+)
 from maeid.theory.masking import sample_masks
 
 # The readouts of the encoder, by name: what `pool` options and `--pool` accept.
@@ -107,37 +112,39 @@ def multi_probe_posteriors(
 
 
 def class_through_rules(
-    model: RandomHierarchy, level1: torch.Tensor, frequencies: torch.Tensor
+    model: RandomHierarchy, readouts: torch.Tensor, frequencies: torch.Tensor
 ) -> torch.Tensor:
-    """(N, n_classes) posterior of the class given what readouts say of the four level-1
-    symbols: `level1` (N, 4, >= v), each readout's posterior over its symbol, in the tree's
-    raster order, and `frequencies` (4, >= v), each symbol's frequency at its position in
-    the readouts' training set.
+    """(N, n_classes) posterior of the class given what readouts say of every symbol of one
+    level k >= 1: `readouts` (N, 4^k, >= v), each readout's posterior over its symbol, in
+    the level's raster order (`model.latent_names(k)`), and `frequencies` (4^k, >= v), each
+    symbol's frequency at its position in the readouts' training set.
 
     A readout's posterior divided by its symbol's frequency is a likelihood up to a
-    constant; the class sums the product of its rules' four likelihoods over its rules,
-    as belief propagation's last step does. It turns a linear code of the level-1 symbols
-    into the class without a linear code of the class, so it asks whether a representation
-    *determines* the class (Theorem 2), not whether it lays it out linearly.
+    constant; belief propagation's upward pass, started at level k, climbs the known rules
+    from there to the class (`class_from_level`). From level 1 that is one step: the class
+    sums the product of its rules' four likelihoods over its rules. It turns a linear code
+    of the level-k symbols into the class without a linear code of the class, so it asks
+    whether a representation *determines* the class (Theorem 2), not whether it lays it
+    out linearly. It takes the readouts' errors as independent, as the climb from deeper
+    levels multiplies more of them.
     """
-    v = model.num_symbols(1)
-    lik = level1[:, :, :v].double() / frequencies[None, :, :v].double()
-    rules = torch.from_numpy(model.rules[0])  # (n_classes, m, 4)
-    score = torch.ones(len(lik), *rules.shape[:2], dtype=torch.float64)
-    for j in range(4):
-        score = score * lik[:, j, rules[:, :, j]]
-    posterior = score.sum(-1)
-    return posterior / posterior.sum(-1, keepdim=True)
+    positions = readouts.shape[1]
+    level = max(1, round(math.log(positions, 4)))
+    if 4**level != positions:
+        raise ValueError(f"{positions} readouts: give one per symbol of a level, 4^k of them")
+    side, v = 2**level, model.num_symbols(level)
+    lik = readouts[:, :, :v].double() / frequencies[None, :, :v].double()
+    return torch.from_numpy(class_from_level(model, lik.reshape(-1, side, side, v).numpy(), level))
 
 
 def rules_posterior(
-    model: RandomHierarchy, level1: torch.Tensor, train_level1: torch.Tensor
+    model: RandomHierarchy, readouts: torch.Tensor, train_labels: torch.Tensor
 ) -> torch.Tensor:
-    """`class_through_rules` of level-1 readouts' posteriors `level1` (N, 4, >= v), with
-    each symbol's frequency taken from the readouts' training labels `train_level1` (M, 4)."""
-    counts = F.one_hot(train_level1.long(), level1.shape[-1]).double().sum(0)
+    """`class_through_rules` of one level's readouts' posteriors `readouts` (N, 4^k, >= v),
+    with each symbol's frequency taken from the readouts' training labels (M, 4^k)."""
+    counts = F.one_hot(train_labels.long(), readouts.shape[-1]).double().sum(0)
     counts = counts + 1  # add-one: a symbol the training set missed is no zero divisor
-    return class_through_rules(model, level1, counts / counts.sum(-1, keepdim=True))
+    return class_through_rules(model, readouts, counts / counts.sum(-1, keepdim=True))
 
 
 def class_through_level1_probes(
@@ -196,22 +203,27 @@ def symbol_accuracy(
     model: RandomHierarchy, train_x: torch.Tensor, train_y: np.ndarray, test_x: torch.Tensor,
     test_y: np.ndarray, config: ProbeConfig | None = None,
 ) -> dict[str, dict[int, float]]:  # fmt: skip
-    """Per-level linear-probe, kNN and chance accuracy of features to every symbol, and
-    `rules`: the class read through the root's rules from the level-1 probes
-    (`class_through_rules`), under level 0."""
+    """Per-level linear-probe, kNN and chance accuracy of features to every symbol;
+    `rules_from`: for each level k >= 1, the accuracy of the class read through the rules
+    from the level-k probes (`class_through_rules`), under k; and `rules`, the same from
+    level 1, under level 0."""
     classes = max(model.knobs.n_classes, model.knobs.v)
     ty, vy = torch.from_numpy(np.asarray(train_y)), torch.from_numpy(np.asarray(test_y))
     _check(torch.as_tensor(test_x), vy, "test")
     posteriors = multi_probe_posteriors(train_x, ty, test_x, classes, config)
     latents = list(model.spec.latents)
-    level1 = [latents.index(name) for name in model.latent_names(1)]
-    through = rules_posterior(model, posteriors[:, level1], ty[:, level1])
     root = latents.index(model.latent_names(0)[0])
+    rules_from = {}
+    for level in range(1, model.knobs.levels + 1):
+        cols = [latents.index(name) for name in model.latent_names(level)]
+        through = rules_posterior(model, posteriors[:, cols], ty[:, cols])
+        rules_from[level] = float((through.argmax(-1) == vy[:, root]).double().mean())
     return {
         "probe": by_level(model, (posteriors.argmax(-1) == vy).double().mean(0).numpy()),
         "knn": by_level(model, multi_knn_accuracy(train_x, ty, test_x, vy, classes)),
         "chance": by_level(model, chance_accuracy(train_y, test_y)),
-        "rules": {0: float((through.argmax(-1) == vy[:, root]).double().mean())},
+        "rules": {0: rules_from[1]},
+        "rules_from": rules_from,
     }
 
 
@@ -339,13 +351,13 @@ def format_symbols(result: Mapping[str, object], pool: str = "mean") -> str:
             chance = res["trained"][pool]["chance"][level]
             lines.append(f"    level {level:<10} {cells[0]:>15s} {cells[1]:>15s} {pixels} "
                          f"{chance:7.3f} {bayes:6.3f}")  # fmt: skip
-        through = [f"{res[who][pool]['rules'][0]:.3f}" for who in ("trained", "untrained")
-                   if who in res and "rules" in res[who][pool]]  # fmt: skip
-        if "pixels" in res and "rules" in res["pixels"]:
-            through.append(f"pixels {res['pixels']['rules'][0]:.3f}")
-        if through:
-            lines.append("      class through the rules from the level-1 probes (trained / "
-                         f"untrained / pixels): {' / '.join(through)}")  # fmt: skip
+        readers = [res[who][pool] for who in ("trained", "untrained") if who in res]
+        readers += [res["pixels"]] if "pixels" in res else []
+        climbs = [r.get("rules_from", {1: r["rules"][0]} if "rules" in r else {}) for r in readers]
+        for level in climbs[0] if climbs else {}:
+            through = [f"{c[level]:.3f}" for c in climbs if level in c]
+            lines.append(f"      class through the rules from the level-{level} probes (trained "
+                         f"/ untrained / pixels): {' / '.join(through)}")  # fmt: skip
     if "masked_loss" in result:
         m = result["masked_loss"]
         lines.append(f"  held-out masked loss {m['loss']:.3f}: Bayes {m['bayes']:.3f}, plateau "

@@ -263,6 +263,8 @@ def symbol_metrics(
     `untrained_knn_<view>` (the floor), `pixels_probe_<view>` and `pixels_knn_<view>` (the
     view's pixels), `bayes_<view>`; `rules_<view>.level_0`, `untrained_rules_<view>` and
     `pixels_rules_<view>` (the class through the root's rules from the level-1 probes);
+    `rules_from_<view>.level_k` and its floors (the class climbed through the rules from
+    the level-k probes, k >= 1);
     `chance.level_k`; the theory's `d_c_bits`, `c_share.level_k` and `p_in_S.level_k`.
     """
     metrics: Metrics = {}
@@ -271,11 +273,11 @@ def symbol_metrics(
         for who, prefix in (("trained", ""), ("untrained", "untrained_")):
             if who not in res:
                 continue
-            for measure in ("probe", "knn", "rules"):
+            for measure in ("probe", "knn", "rules", "rules_from"):
                 if measure in res[who][pool]:
                     metrics[f"{prefix}{measure}_{short}"] = _levels(res[who][pool][measure])
         if "pixels" in res:
-            for measure in ("probe", "knn", "rules"):
+            for measure in ("probe", "knn", "rules", "rules_from"):
                 if measure in res["pixels"]:
                     metrics[f"pixels_{measure}_{short}"] = _levels(res["pixels"][measure])
         metrics[f"bayes_{short}"] = _levels(res["bayes"])

@@ -131,6 +131,33 @@ def class_posterior(
     return np.concatenate(parts)[:, 0, 0]
 
 
+def class_from_level(model: RandomHierarchy, messages: np.ndarray, level: int) -> np.ndarray:
+    """(N, n_classes): the class's posterior given independent evidence on each symbol of
+    `level`, the upward pass started there instead of at the leaves.
+
+    `messages` (N, 2^level, 2^level, A), A that level's vocabulary, holds each symbol's
+    likelihood up to a constant (a readout's posterior divided by the symbol's frequency,
+    say); the class is uniform, as in the model. With the leaves' pixel likelihoods at
+    `level` = the model's `levels` it is `class_posterior` of the pixels.
+    """
+    k = model.knobs
+    if isinstance(level, bool) or not isinstance(level, (int, np.integer)):
+        raise ValueError(f"level={level!r}: give an integer level in 1..{k.levels}")
+    if not 1 <= level <= k.levels:
+        raise ValueError(f"level={level}: the class is climbed to from a level in 1..{k.levels}")
+    side, symbols = 2**level, model.num_symbols(level)
+    messages = np.asarray(messages, dtype=np.float64)
+    if messages.ndim != 4 or messages.shape[1:] != (side, side, symbols):
+        raise ValueError(
+            f"messages of shape {messages.shape}: level {level} needs (N, {side}, {side}, "
+            f"{symbols}), one likelihood per symbol at each of its {side}x{side} positions"
+        )
+    if not np.isfinite(messages).all() or (messages < 0).any():
+        raise ValueError("messages must be finite and >= 0: each is a likelihood")
+    up, _, _ = _climb(model, messages, level)
+    return up[0][:, 0, 0]
+
+
 def prior_marginals(model: RandomHierarchy) -> TreePosterior:
     """Every symbol's distribution before any pixel is seen (a batch of one)."""
     _, h, w = model.spec.image_shape
@@ -312,19 +339,18 @@ def _mixture(
     return [mixed(b) for b in beliefs], renders.reshape(*renders.shape[:-2], -1)
 
 
-def _posterior(
-    model: RandomHierarchy, leaves: np.ndarray, root_prior: np.ndarray, root_only: bool = False
-) -> tuple[list[np.ndarray], np.ndarray]:
-    """Beliefs of every level given normalised leaf messages (N, G, G, v) and the root's
-    prior (N, 1, 1, n_classes) (the class's alone if `root_only`: no downward pass); and
-    (N,) the log evidence beyond the leaves' own factors."""
-    k = model.knobs
-    n = len(leaves)
-    up = [None] * k.levels + [leaves]
+def _climb(
+    model: RandomHierarchy, messages: np.ndarray, start: int
+) -> tuple[list[np.ndarray], list[list[np.ndarray]], np.ndarray]:
+    """The upward pass from level `start`'s messages (N, 2^start, 2^start, A) to the root:
+    every level's normalised up message (levels 0..start), each level's children's messages
+    gathered at its rules' children (`gathered[l][j]`: child j's, (N, s, s, A * m), for the
+    downward pass), and (N,) the log of the normalisers."""
+    n = len(messages)
+    up: list[np.ndarray] = [np.empty(0)] * start + [messages]
     log_up = np.zeros(n)
-    # gathered[l][j]: child j's message at each rule's j-th child, (N, s, s, A * m)
-    gathered: list[list[np.ndarray]] = [[] for _ in range(k.levels)]
-    for level in range(k.levels - 1, -1, -1):
+    gathered: list[list[np.ndarray]] = [[] for _ in range(start)]
+    for level in range(start - 1, -1, -1):
         side = 2**level
         rules = model.rules[level]  # (A, m, 4)
         blocks = up[level + 1].reshape(n, side, 2, side, 2, -1)
@@ -333,7 +359,18 @@ def _posterior(
         joint = (g[0] * g[1] * g[2] * g[3]).reshape(n, side, side, *rules.shape[:2]).sum(-1)
         log_up += _log_total(joint, (1, 2))
         up[level] = _normalised(joint)
+    return up, gathered, log_up
 
+
+def _posterior(
+    model: RandomHierarchy, leaves: np.ndarray, root_prior: np.ndarray, root_only: bool = False
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Beliefs of every level given normalised leaf messages (N, G, G, v) and the root's
+    prior (N, 1, 1, n_classes) (the class's alone if `root_only`: no downward pass); and
+    (N,) the log evidence beyond the leaves' own factors."""
+    k = model.knobs
+    n = len(leaves)
+    up, gathered, log_up = _climb(model, leaves, k.levels)
     with np.errstate(divide="ignore"):
         log_up += np.log((root_prior * up[0]).sum(-1)).reshape(n)
     if root_only:
