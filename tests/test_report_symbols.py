@@ -201,3 +201,30 @@ def test_the_class_through_the_rules_is_judged_on_trained_runs_against_bayes():
     both = rules_section([{**row(0, 0.1, 0.1, 0.99), **visible}])
     assert both.endswith(": full image agrees (0.990 (n=1), Bayes 1.000); visible tokens "
                          "disagrees (0.900 (n=1), Bayes 1.000)")  # fmt: skip
+
+
+def test_the_climb_from_deeper_levels_names_where_it_reaches_bayes_and_what_the_floor_reads():
+    def row(i, ratio, excess, climbs, floors):
+        r = {"id": i, "mask_ratio": ratio, "mask_unit": 4, "seed": i,
+             "train.normalised_excess": excess, "symbols.rules_full.level_0": climbs[0],
+             "symbols.bayes_full.level_0": 1.0, "symbols.p_in_S.level_0": 1.0}  # fmt: skip
+        for k, (read, floor) in enumerate(zip(climbs, floors, strict=True), start=1):
+            r[f"symbols.rules_from_full.level_{k}"] = read
+            r[f"symbols.untrained_rules_from_full.level_{k}"] = floor
+        return r
+
+    rows = [row(0, 0.25, 0.1, (0.90, 0.99), (0.70, 0.98)),
+            row(1, 0.25, 0.1, (0.92, 1.00), (0.70, 0.98)),
+            row(2, 0.9, 0.9, (0.20, 0.30), (0.20, 0.25))]  # fmt: skip
+    text = rules_section(rows)
+    climb = text.split("### Climbed from deeper levels")[1]
+    assert "| 0.25 | 4 | 2/2 | full image | 0.910 ± 0.127 / 0.700 ± 0.000 / n/a | " in climb
+    assert ("- ratio 0.25, unit 4, full image: within 0.05 of Bayes (1.000) from level 2: "
+            "0.995 ± 0.064; floor 0.980 ± 0.000, pixels n/a") in climb  # fmt: skip
+    assert "ratio 0.9, unit 4, full image" not in climb  # under-trained: not judged
+    assert "| 0.9 | 4 | 0/1 | full image |" in climb  # but shown
+    assert "visible tokens" not in climb.split("\n\n")[2]  # not measured: no row
+    short = rules_section([row(0, 0.25, 0.1, (0.5, 0.6), (0.5, 0.5))])
+    assert "full image: not within 0.05 of Bayes (1.000) from any level" in short
+    level1_only = [{k: v for k, v in r.items() if "level_2" not in k} for r in rows]
+    assert "### Climbed" not in rules_section(level1_only)  # level 1 is the table above

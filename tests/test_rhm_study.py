@@ -114,6 +114,9 @@ def test_a_two_cell_rhm32_sweep_measures_symbols_and_reports_them(tmp_path, caps
         for who in ("", "untrained_", "pixels_"):  # the class through the root's rules
             assert 0.0 <= row[f"symbols.{who}rules_full.level_0"] <= 1.0
             assert f"symbols.{who}rules_full.level_1" not in row
+            climbs = [row[f"symbols.{who}rules_from_full.level_{k}"] for k in (1, 2)]
+            assert climbs[0] == row[f"symbols.{who}rules_full.level_0"]  # level 1: the same
+            assert 0.0 <= climbs[1] <= 1.0
         assert row["symbols.p_in_S.level_0"] == 1.0  # the root is always shared
         assert row["train.normalised_excess"] > 0.25  # three steps: under-trained
         assert row["recon.masked.mse"] > 0

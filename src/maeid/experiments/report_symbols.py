@@ -16,7 +16,8 @@ and the theory's profile of the run's (ratio, unit): `d_c_bits`, `c_share.level_
   floor) per level, over all cells and within each unit, on trained runs only
   (`maeid.experiments.report_agreement`), and the verdict per level;
 - whether trained encoders determine the class: the class through the root's rules from
-  the level-1 probes (`rules_<view>.level_0`), beside its floors and the Bayes limits;
+  the level-1 probes (`rules_<view>.level_0`), beside its floors and the Bayes limits,
+  and climbed from every deeper level (`rules_from_<view>.level_k`) where it was measured;
 - the class probe against the ratio per unit, beside the shape of the paper's Table 1.
 """
 
@@ -40,6 +41,7 @@ from maeid.train.quality import TRAINED_EXCESS, under_trained
 Row = dict[str, Any]
 PREFIX = "symbols"
 VIEWS = {"full": "full image", "visible": "visible tokens"}
+CLIMBERS = ("", "untrained_", "pixels_")  # the trained encoder, its floor, the pixels
 # Theory quantities held against the measurement: name -> (metric for a level, label).
 THEORY = {
     "d_c_bits": (lambda level: f"{PREFIX}.d_c_bits", "d_c (bits)"),
@@ -317,6 +319,7 @@ def rules_section(rows: Sequence[Row]) -> str:
             verdicts.append(f"- ratio {ratio:g}, unit {unit}, {len(trained)} trained run(s): "
                             + "; ".join(v for v in views if v))  # fmt: skip
     verdict = "\n".join(verdicts) or "- untestable: no trained run."
+    climb = climb_subsection(rows)
     return (
         "## Does the encoder determine the class? Read through the root's rules\n\n"
         "Theorem 2 says the encoder recovers S(m), and with it the class whenever the class is "
@@ -335,7 +338,69 @@ def rules_section(rows: Sequence[Row]) -> str:
         + "\n".join(lines)
         + "\n\n"
         + verdict
+        + (f"\n\n{climb}" if climb else "")
     )
+
+
+def climb_subsection(rows: Sequence[Row]) -> str:
+    """The class climbed through the rules from each level's probes (`rules_from_<view>`),
+    beside the same climb on the untrained encoder and the pixels, and per trained cell and
+    view the first level from which the climb comes within `CEILING_ROOM` of Bayes; empty
+    when no run measured a climb from below level 1."""
+    prefix = metric("rules_from_full", "level_")
+    levels = sorted({int(key[len(prefix) :]) for r in rows for key in r if key.startswith(prefix)})
+    if len(levels) < 2:
+        return ""
+    head = ["ratio", "unit", "trained runs", "view"]
+    head += [f"from level {k}: trained / floor / pixels" for k in levels] + ["Bayes"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    reached = []
+    for (ratio, unit), cell in _cells(rows).items():
+        trained = [r for r in cell if not under_trained(r.get(EXCESS))]
+        for view, label in VIEWS.items():
+            read = {k: _climbs(cell, view, k) for k in levels}
+            if all(i.n == 0 for k in levels for i in read[k]):
+                continue  # a cell whose runs were not climbed: nothing to show
+            bayes = mean_interval([r.get(metric(f"bayes_{view}", "level_0")) for r in cell])
+            lines.append(f"| {ratio:g} | {unit} | {len(trained)}/{len(cell)} | {label} | "
+                         + " | ".join(" / ".join(map(str, read[k])) for k in levels)
+                         + f" | {bayes} |")  # fmt: skip
+            if trained:
+                reached.append(_first_level_at_bayes(trained, view, levels, ratio, unit))
+    found = "\n".join(line for line in reached if line)
+    return (
+        "### Climbed from deeper levels\n\n"
+        "The same readout started lower: linear probes of every symbol of level k, and "
+        "belief propagation's upward pass through the rules from there to the class "
+        "(`maeid.theory.belief_propagation.class_from_level`). The deeper it starts, the "
+        "more of the work the known rules do: where the floor or the pixels climb to the "
+        "Bayes limit too, the climb no longer tells the features from the readout. Level 1 "
+        "is the table above.\n\n" + "\n".join(lines) + ("\n\n" + found if found else "")
+    )
+
+
+def _climbs(rows: Sequence[Row], view: str, level: int) -> list[Any]:
+    """The climb from `level` of the trained encoder, the floor and the pixels, over rows."""
+    names = [metric(f"{who}rules_from_{view}", f"level_{level}") for who in CLIMBERS]
+    return [mean_interval([r.get(name) for r in rows]) for name in names]
+
+
+def _first_level_at_bayes(
+    trained: Sequence[Row], view: str, levels: Sequence[int], ratio: float, unit: Any
+) -> str:
+    """The first level from which the trained runs' climb comes within CEILING_ROOM of the
+    view's Bayes limit, with the floor's and the pixels' climb from that level."""
+    limit = mean_interval([r.get(metric(f"bayes_{view}", "level_0")) for r in trained])
+    for k in levels:
+        read = _climbs(trained, view, k)
+        if math.isnan(read[0].value) or math.isnan(limit.value):
+            return ""
+        if read[0].value >= limit.value - CEILING_ROOM:
+            return (f"- ratio {ratio:g}, unit {unit}, {VIEWS[view]}: within {CEILING_ROOM} of "
+                    f"Bayes ({limit.value:.3f}) from level {k}: {read[0]}; floor {read[1]}, "
+                    f"pixels {read[2]}")  # fmt: skip
+    return (f"- ratio {ratio:g}, unit {unit}, {VIEWS[view]}: not within {CEILING_ROOM} of "
+            f"Bayes ({limit.value:.3f}) from any level")  # fmt: skip
 
 
 def _rules_verdict(trained: Sequence[Row], view: str) -> str:
