@@ -25,6 +25,11 @@ from maeid.train.quality import TRAINED_EXCESS, under_trained
 EXCESS = "train.normalised_excess"
 
 
+def trained_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of trained runs: normalised excess within `TRAINED_EXCESS`."""
+    return [r for r in rows if not under_trained(r.get(EXCESS))]
+
+
 def training_quality_section(rows: Sequence[dict[str, Any]]) -> str | None:
     """Markdown: per run, held-out loss, Bayes loss, plateau, normalised excess, label."""
     measured = [r for r in rows if r.get(EXCESS) is not None]
@@ -93,7 +98,7 @@ def rank_agreement(
     keys = (predicted, measured, floor)
     usable = [r for r in rows if all(r.get(k) is not None for k in keys)]
     under = [r for r in usable if under_trained(r.get(EXCESS))]
-    trained = [r for r in usable if not under_trained(r.get(EXCESS))]
+    trained = trained_rows(usable)
     if len(trained) < 3:
         why = f"untestable: {len(trained)} trained run(s)"
         return (

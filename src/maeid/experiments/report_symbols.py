@@ -33,10 +33,10 @@ from typing import Any
 from maeid.evaluate.intervals import mean_interval
 from maeid.evaluate.symbols import READOUTS
 from maeid.experiments import paper_results
-from maeid.experiments.report_agreement import EXCESS, rank_agreement
+from maeid.experiments.report_agreement import rank_agreement, trained_rows
 from maeid.experiments.report_figures import class_accuracy_vs_ratio, level_heatmaps
 from maeid.experiments.results_db import RunRecord
-from maeid.train.quality import TRAINED_EXCESS, under_trained
+from maeid.train.quality import TRAINED_EXCESS
 
 Row = dict[str, Any]
 PREFIX = "symbols"
@@ -93,7 +93,7 @@ def symbols_headline(rows: Sequence[Row]) -> str | None:
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (ratio, unit), cell in _cells(rows).items():
-        trained = sum(not under_trained(r.get(EXCESS)) for r in cell)
+        trained = len(trained_rows(cell))
         values = [
             f"{_mean(cell, metric('probe_full', lv))} / "
             f"{_mean(cell, metric('untrained_probe_full', lv))}"
@@ -166,7 +166,7 @@ def accuracy_section(
     head = ["ratio", "unit", "level", "trained runs"] + [label for _, label in columns]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (ratio, unit), cell in _cells(rows).items():
-        trained = sum(not under_trained(r.get(EXCESS)) for r in cell)
+        trained = len(trained_rows(cell))
         for lv in levels:
             values = [str(mean_interval([r.get(metric(name, lv)) for r in cell]))
                       for name, _ in columns]  # fmt: skip
@@ -308,7 +308,7 @@ def rules_section(rows: Sequence[Row]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     verdicts = []
     for (ratio, unit), cell in _cells(rows).items():
-        trained = [r for r in cell if not under_trained(r.get(EXCESS))]
+        trained = trained_rows(cell)
         values = [str(mean_interval([r.get(metric(name, "level_0")) for r in cell]))
                   for name, _ in columns]  # fmt: skip
         shared = _mean(cell, metric("p_in_S", "level_0"))
@@ -356,7 +356,7 @@ def climb_subsection(rows: Sequence[Row]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     reached = []
     for (ratio, unit), cell in _cells(rows).items():
-        trained = [r for r in cell if not under_trained(r.get(EXCESS))]
+        trained = trained_rows(cell)
         for view, label in VIEWS.items():
             read = {k: _climbs(cell, view, k) for k in levels}
             if all(i.n == 0 for k in levels for i in read[k]):

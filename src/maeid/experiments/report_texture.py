@@ -31,7 +31,7 @@ from typing import Any
 from maeid.evaluate.intervals import Interval, mean_interval
 from maeid.evaluate.rendition import KINDS
 from maeid.experiments import paper_results
-from maeid.experiments.report_agreement import EXCESS
+from maeid.experiments.report_agreement import EXCESS, trained_rows
 from maeid.experiments.report_figures import level_heatmaps, shape_bias_vs_ratio
 from maeid.experiments.report_symbols import cells_with, missing_cells
 from maeid.experiments.results_db import RunRecord
@@ -97,7 +97,7 @@ def texture_verdict(rows: Sequence[Row]) -> str:
     """One line per unit: does the measured shape bias have the paper's shape?"""
     if not cells_with(rows, SHAPE):
         return ""
-    trained = _trained(rows)
+    trained = trained_rows(rows)
     curves = {unit: ratio_intervals(trained, f"{SHAPE}.trained", unit) for unit in _units(rows)}
     return "\n".join(f"shape bias, unit {u}: {shape_verdict(c)}" for u, c in curves.items())
 
@@ -160,7 +160,7 @@ def shape_bias_section(
         lines.append(
             f"| {ratio:g} | {unit} | {_trained_count(cell)} | " + " | ".join(values) + " |"
         )
-    trained = _trained(rows)
+    trained = trained_rows(rows)
     units = _units(rows)
     curves = {unit: ratio_intervals(trained, f"{SHAPE}.trained", unit) for unit in units}
     floors = {
@@ -235,7 +235,7 @@ def rules_subsection(rows: Sequence[Row], cells: dict[tuple, list[Row]]) -> str:
         )
     sentences = []
     for (ratio, unit), cell in cells.items():
-        trained = _trained(cell)
+        trained = trained_rows(cell)
         through = mean_interval([r.get(f"{SHAPE}.rules_trained") for r in trained])
         if through.n == 0:
             continue
@@ -359,7 +359,7 @@ def rendition_section(
                 f"| {ratio:g} | {unit} | {_trained_count(cell)} | {kind} {severity:g} | "
                 + " | ".join(map(str, values)) + " |"
             )  # fmt: skip
-    trained = _trained(rows)
+    trained = trained_rows(rows)
     units = _units(rows)
     curves = {u: ratio_intervals(trained, f"{RENDITION}.{SHIFTED}", u) for u in units}
     cleans = {u: ratio_intervals(trained, f"{RENDITION}.clean", u) for u in units}
@@ -436,7 +436,7 @@ def rendition_rules_subsection(rows: Sequence[Row]) -> list[str]:
         lines.append(
             f"| {ratio:g} | {unit} | {_trained_count(cell)} | " + " | ".join(values) + " |"
         )
-        trained = _trained(cell)
+        trained = trained_rows(cell)
         if trained:
             sentences.append(
                 f"- ratio {ratio:g}, unit {unit}, trained runs: through the rules "
@@ -522,13 +522,8 @@ def _cells_rows(rows: Sequence[Row], prefix: str) -> list[Row]:
     return [r for cell in cells_with(rows, prefix).values() for r in cell]
 
 
-def _trained(rows: Sequence[Row]) -> list[Row]:
-    """The rows of trained runs (normalised excess within `TRAINED_EXCESS`)."""
-    return [r for r in rows if not under_trained(r.get(EXCESS))]
-
-
 def _trained_count(cell: Sequence[Row]) -> str:
-    return f"{len(_trained(cell))}/{len(cell)}"
+    return f"{len(trained_rows(cell))}/{len(cell)}"
 
 
 def _interval(rows: Sequence[Row], name: str) -> str:
