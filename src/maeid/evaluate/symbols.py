@@ -353,9 +353,8 @@ def format_symbols(result: Mapping[str, object], pool: str = "mean") -> str:
                          f"{chance:7.3f} {bayes:6.3f}")  # fmt: skip
         readers = [res[who][pool] for who in ("trained", "untrained") if who in res]
         readers += [res["pixels"]] if "pixels" in res else []
-        climbs = [r.get("rules_from", {1: r["rules"][0]} if "rules" in r else {}) for r in readers]
-        for level in climbs[0] if climbs else {}:
-            through = [f"{c[level]:.3f}" for c in climbs if level in c]
+        for level in readers[0]["rules_from"]:  # symbol_accuracy climbs from every level
+            through = [f"{r['rules_from'][level]:.3f}" for r in readers]
             lines.append(f"      class through the rules from the level-{level} probes (trained "
                          f"/ untrained / pixels): {' / '.join(through)}")  # fmt: skip
     if "masked_loss" in result:

@@ -253,6 +253,10 @@ def symbols(
     return symbol_metrics(result, theory, pool), {"symbols_json": str(path)}
 
 
+# The per-reader readouts of `evaluate_symbols` that become report metrics.
+SYMBOL_MEASURES = ("probe", "knn", "rules", "rules_from")
+
+
 def symbol_metrics(
     result: Mapping[str, Any], theory: Mapping[str, Any], pool: str = "mean"
 ) -> Metrics:
@@ -273,11 +277,11 @@ def symbol_metrics(
         for who, prefix in (("trained", ""), ("untrained", "untrained_")):
             if who not in res:
                 continue
-            for measure in ("probe", "knn", "rules", "rules_from"):
+            for measure in SYMBOL_MEASURES:
                 if measure in res[who][pool]:
                     metrics[f"{prefix}{measure}_{short}"] = _levels(res[who][pool][measure])
         if "pixels" in res:
-            for measure in ("probe", "knn", "rules", "rules_from"):
+            for measure in SYMBOL_MEASURES:
                 if measure in res["pixels"]:
                     metrics[f"pixels_{measure}_{short}"] = _levels(res["pixels"][measure])
         metrics[f"bayes_{short}"] = _levels(res["bayes"])
