@@ -29,10 +29,14 @@ def test_fresh_batches_are_a_function_of_the_step_and_split_over_ranks():
     one = FreshBatches(model, 8, (0.0,), (1.0,), seed=3)
     assert torch.equal(one.at(5), one.at(5))
     assert not torch.equal(one.at(5), one.at(6))
+    # Under DDP each rank draws only its own half, seeded by its rank: two different,
+    # reproducible halves, none of them the single process's images.
     ranks = [FreshBatches(model, 8, (0.0,), (1.0,), seed=3, rank=r, world_size=2) for r in (0, 1)]
-    joined = torch.empty_like(one.at(5))
-    joined[0::2], joined[1::2] = ranks[0].at(5), ranks[1].at(5)
-    assert torch.equal(joined, one.at(5))
+    halves = [r.at(5) for r in ranks]
+    assert halves[0].shape == halves[1].shape == (4, 1, 32, 32)
+    assert torch.equal(halves[0], ranks[0].at(5))
+    assert not torch.equal(halves[0], halves[1])
+    assert not torch.equal(halves[0], one.at(5)[:4])
     assert list(one.epoch(1, start=1))[0].shape == (8, 1, 32, 32)
     assert torch.equal(list(one.epoch(1, start=1))[0], one.at(one.steps_per_epoch + 1))
 

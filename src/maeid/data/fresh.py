@@ -3,8 +3,13 @@
 A known generating model can draw as many images as training wants, so the MAE never
 sees an image twice and its training loss is an unbiased held-out loss. The batch of
 global step t is drawn with the seed `(seed, FRESH_TAG, t)`: the stream is a pure
-function of the step, so a resumed run continues bit for bit, and rank r of K takes rows
-r, r + K, ... of the global batch, as `EpochBatches` does with its indices.
+function of the step, so a resumed run continues bit for bit. Under DDP, rank r of K
+draws only its own share, with the seed `(seed, FRESH_TAG, t, r, K)`: no rank spends time
+on images it throws away, and a K-process run sees a stream as fresh as one process's
+(though not the same images: the stream depends on K, so resume on the same K).
+
+The next batch is drawn in a background thread while the current one trains, so data
+generation stays off the step's critical path.
 
 It keeps `EpochBatches`' interface (`steps_per_epoch`, `epoch(e, start)`), with a
 nominal epoch of `epoch_size` images, so the training loop and its checkpoints treat both
@@ -14,6 +19,7 @@ streams alike.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -47,13 +53,27 @@ class FreshBatches:
 
     def at(self, step: int) -> torch.Tensor:
         """This rank's share of the global batch of `step`."""
-        seed = np.random.SeedSequence([self.seed, FRESH_TAG, step])
-        images = self.model.sample(self.global_batch, seed=seed).images
-        mine = torch.from_numpy(images[self.rank :: self.world_size])
+        if self.world_size == 1:
+            seed = np.random.SeedSequence([self.seed, FRESH_TAG, step])
+        else:
+            seed = np.random.SeedSequence([self.seed, FRESH_TAG, step, self.rank, self.world_size])
+        share = self.global_batch // self.world_size
+        mine = torch.from_numpy(self.model.sample(share, seed=seed).images)
+        if self.device.type == "cuda":
+            return normalize(mine.pin_memory(), self.mean, self.std).to(
+                self.device, non_blocking=True
+            )
         return normalize(mine, self.mean, self.std).to(self.device)
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[torch.Tensor]:
-        """The batches of nominal epoch `epoch` from batch number `start` on."""
+        """The batches of nominal epoch `epoch` from batch number `start` on, each drawn
+        while the one before it trains."""
         first = epoch * self.steps_per_epoch
-        for i in range(start, self.steps_per_epoch):
-            yield self.at(first + i)
+        steps = range(first + start, first + self.steps_per_epoch)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fresh-batches") as pool:
+            pending = pool.submit(self.at, steps[0]) if steps else None
+            for i in range(len(steps)):
+                images = pending.result()
+                if i + 1 < len(steps):
+                    pending = pool.submit(self.at, steps[i + 1])
+                yield images

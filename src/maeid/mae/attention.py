@@ -28,7 +28,14 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, t, d = x.shape
         q, k, v = self._heads(x)
-        out = F.scaled_dot_product_attention(q, k, v)
+        if x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            # On CPU the bf16 SDPA backward at small head sizes is several times slower
+            # than fp32 (it took 63 % of an rhm32 step); the GEMMs around it still run in
+            # bf16. benchmarks/bench_precision.py measures the trade.
+            with torch.autocast("cpu", enabled=False):
+                out = F.scaled_dot_product_attention(q.float(), k.float(), v.float())
+        else:
+            out = F.scaled_dot_product_attention(q, k, v)
         return self.proj(out.transpose(1, 2).reshape(n, t, d))
 
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:

@@ -27,5 +27,11 @@ class PatchEmbed(nn.Module):
         The same map as `forward`, applied to chosen patches only: the MAE embeds just
         its visible patches instead of all of them.
         """
-        w = self.proj.weight  # (dim, C, p, p) -> (dim, p*p*C), the patch vector's layout
-        return F.linear(patches, w.permute(0, 2, 3, 1).reshape(w.shape[0], -1), self.proj.bias)
+        w = self.proj.weight  # (dim, C, p, p)
+        n, k, _ = patches.shape
+        p, c = self.patch_size, w.shape[1]
+        # Reorder the patches' (p, p, C) vectors to the kernel's (C, p, p) rather than
+        # permuting the weight: a permuted weight view gets a gradient with permuted
+        # strides, which DDP's gradient buckets warn about and copy at every step.
+        patches = patches.view(n, k, p, p, c).permute(0, 1, 4, 2, 3).reshape(n, k, c * p * p)
+        return F.linear(patches, w.flatten(1), self.proj.bias)

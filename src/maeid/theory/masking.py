@@ -11,6 +11,7 @@ removed (masked) token and 0 for a visible one.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -109,7 +110,7 @@ def masks_from_noise(noise: torch.Tensor, layout: MaskLayout, ratio: float) -> M
     n = noise.shape[0]
     unit_shuffle = torch.argsort(noise, dim=1)  # ascending: small noise is kept
     k2 = layout.unit * layout.unit
-    tokens = layout.unit_tokens.to(noise.device)
+    tokens = _unit_tokens_on(layout, noise.device)
     ids_shuffle = tokens[unit_shuffle].reshape(n, layout.num_tokens)
     # ids_restore is the inverse permutation (what argsort(ids_shuffle) gives), built by a
     # scatter in O(L) rather than a second O(L log L) sort.
@@ -121,6 +122,12 @@ def masks_from_noise(noise: torch.Tensor, layout: MaskLayout, ratio: float) -> M
     return MaskBatch(
         mask=mask, ids_shuffle=ids_shuffle, ids_restore=ids_restore, num_visible=num_visible
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _unit_tokens_on(layout: MaskLayout, device: torch.device) -> torch.Tensor:
+    """`layout.unit_tokens`, built and moved to `device` once, not at every forward."""
+    return layout.unit_tokens.to(device)
 
 
 def sample_masks(

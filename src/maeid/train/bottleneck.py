@@ -18,8 +18,9 @@ from torch import nn
 
 from maeid.progress import tqdm
 from maeid.train.distributed import pick_device
-from maeid.train.loop import NonFiniteLossError, autocast_for
+from maeid.train.loop import NonFiniteLossError
 from maeid.train.optim import build_optimizer
+from maeid.train.precision import autocast_for
 from maeid.train.schedule import build_scheduler
 
 

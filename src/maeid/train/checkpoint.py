@@ -68,13 +68,14 @@ def rng_state(mask_generator: torch.Generator | None = None) -> dict[str, Any]:
 
 
 def restore_rng(state: dict[str, Any], mask_generator: torch.Generator | None = None) -> None:
-    torch.set_rng_state(state["torch"])
+    # Generator states are CPU byte tensors, whatever device the checkpoint was mapped to.
+    torch.set_rng_state(state["torch"].cpu())
     np.random.set_state(_numpy_state(state["numpy"]))
     random.setstate(_python_state(state["python"]))
     if state.get("cuda") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
     if mask_generator is not None and "mask" in state:
-        mask_generator.set_state(state["mask"])
+        mask_generator.set_state(state["mask"].cpu())
 
 
 def _numpy_state(saved: Any) -> tuple:

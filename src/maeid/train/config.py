@@ -90,7 +90,9 @@ class RunConfig:
     steps: int = 1000  # optimiser steps in all
     seed: int = 0  # weights, masks and data order
     device: str = "auto"  # auto (cuda if present) | cpu | cuda
-    precision: str = "auto"  # auto (bf16 on cuda, fp32 on cpu) | fp32 | bf16 (cpu: opt-in)
+    # auto (cuda: bf16, or fp16 where bf16 is missing; cpu: fp32) | fp32 | bf16 | fp16 (cuda)
+    precision: str = "auto"
+    compile: bool = False  # torch.compile the model (cached across runs; maeid.train.compile)
     log_every: int = 10  # steps between metrics.jsonl / TensorBoard entries
     ckpt_every: int = 500  # steps between checkpoints (one is always written at the end)
     recon_every: int = 500  # steps between reconstruction PNGs (0 = never)
@@ -99,6 +101,10 @@ class RunConfig:
     # synthetic data: steps between held-out losses against the exact Bayes loss (0 = never)
     eval_every: int = 200
     eval_images: int = 1024  # held-out images for that measure
+    # stop at the first held-out normalised excess at or below this (null: run all steps,
+    # which are then the cap); needs synthetic data and eval_every > 0
+    target_excess: float | None = None
+    init_from: str = ""  # a checkpoint or run folder whose weights start this run (not --resume)
 
 
 @dataclass
@@ -121,7 +127,13 @@ class TrainConfig:
             ("optim.warmup_steps", self.optim.warmup_steps >= 0, ">= 0"),
             ("run.steps", self.run.steps >= 1, ">= 1"),
             ("run.device", self.run.device in ("auto", "cpu", "cuda"), "auto, cpu or cuda"),
-            ("run.precision", self.run.precision in ("auto", "fp32", "bf16"), "auto, fp32 or bf16"),
+            ("run.precision", self.run.precision in ("auto", "fp32", "bf16", "fp16"),
+             "auto, fp32, bf16 or fp16"),
+            ("run.target_excess",
+             self.run.target_excess is None or 0 < self.run.target_excess < 1,
+             "null or in (0, 1): the normalised excess is 0 at the Bayes loss, 1 at the plateau"),
+            ("run.eval_every", self.run.target_excess is None or self.run.eval_every > 0,
+             "> 0 when run.target_excess is set (the stop is checked at held-out measures)"),
             ("run.log_every", self.run.log_every >= 1, ">= 1"),
             ("run.ckpt_every", self.run.ckpt_every >= 1, ">= 1"),
             ("run.recon_every", self.run.recon_every >= 0, ">= 0"),

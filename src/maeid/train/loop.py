@@ -29,7 +29,6 @@ import copy
 import math
 import os
 import random
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,20 +43,29 @@ from maeid.mae import MaskedAutoencoder, build_mae
 from maeid.output_path import check_output_dir
 from maeid.theory.masking import sample_noise
 from maeid.train.checkpoint import FORMAT, read_checkpoint, restore_rng, rng_state, save_atomic
+from maeid.train.compile import compiled
 from maeid.train.config import TrainConfig, differences, from_dict, to_dict, to_yaml
 from maeid.train.datasets import build_dataset
 from maeid.train.distributed import setup_distributed
+from maeid.train.init_from import load_initial_weights
 from maeid.train.mask_fit import check_mask_fits
 from maeid.train.optim import build_optimizer
+from maeid.train.precision import (
+    autocast_for,
+    configure_matmul,
+    grad_scaler_for,
+    resolve_precision,
+)
 from maeid.train.quality import held_out_loss
 from maeid.train.schedule import build_scheduler, restretch, scaled_lr
 
 # Keys that may change between a run and its resumption: they do not touch the numbers
-# (run.steps moves the end of the lr schedule; see the module docstring).
+# (run.steps moves the end of the lr schedule, see the module docstring; run.target_excess
+# only says when to stop; run.compile changes kernels, not the model).
 RESUMABLE_KEYS = frozenset(
     {"run.steps", "run.log_every", "run.ckpt_every", "run.recon_every", "run.recon_images",
-     "run.progress", "run.device", "run.eval_every", "run.eval_images", "data.num_workers",
-     "data.on_device", "data.data_dir"}
+     "run.progress", "run.device", "run.eval_every", "run.eval_images", "run.target_excess",
+     "run.compile", "data.num_workers", "data.on_device", "data.data_dir"}
 )  # fmt: skip
 MODEL_OVERRIDES = ("patch_size", "embed_dim", "depth", "num_heads", "decoder_embed_dim",
                    "decoder_depth", "decoder_num_heads", "mlp_ratio", "norm_pix_loss",
@@ -78,6 +86,8 @@ class TrainResult:
     out_dir: Path
     # The last held-out measure against the Bayes loss (synthetic data; see train.quality).
     quality: dict[str, float] | None = None
+    # The step whose held-out excess first met run.target_excess (None: not met, or unset).
+    reached_target: int | None = None
 
 
 def build_model(cfg: TrainConfig, image_shape: tuple[int, int, int]) -> MaskedAutoencoder:
@@ -93,25 +103,6 @@ def build_model(cfg: TrainConfig, image_shape: tuple[int, int, int]) -> MaskedAu
     )
 
 
-def autocast_for(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """The autocast context for `run.precision`.
-
-    auto: bf16 on CUDA, fp32 on CPU (a CPU's fp32 results do not depend on its bf16
-    support). bf16 on CPU is opt-in: on CPUs with native bf16 instructions (AVX512-BF16,
-    AMX) it pays off for large matrices (ViT-S/16 trains about 2x faster; see
-    benchmarks/bench_mae.py --precision bf16), not for qt32-sized ones.
-    """
-    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
-        return contextlib.nullcontext()
-    if device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        warnings.warn(
-            "run.precision=bf16: this CPU has no native bf16 instructions, so bf16 is "
-            "emulated and slower than fp32; use run.precision=fp32 here",
-            stacklevel=2,
-        )
-    return torch.autocast(device.type, dtype=torch.bfloat16)
-
-
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -124,6 +115,17 @@ def _write_text_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+@dataclass
+class _Parts:
+    """What a step changes and a checkpoint saves."""
+
+    model: MaskedAutoencoder
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    mask_gen: torch.Generator
+
+
 def train(
     config: TrainConfig, out_dir: str | Path, resume: bool = False, stop_after: int | None = None
 ) -> TrainResult:
@@ -133,7 +135,9 @@ def train(
     match, bar logging keys and `run.steps`: a larger one extends the run, with the lr
     schedule recomputed for the new end). `stop_after` ends this invocation after that
     many steps in all, with a checkpoint, as a pre-emption would; `resume` then picks it
-    up. Paths and the mask's fit to the images are checked before anything is written.
+    up. With `run.target_excess`, training ends at the first held-out measure at or
+    below it (`run.steps` is then the cap). Paths and the mask's fit to the images are
+    checked before anything is written.
     """
     cfg = from_dict(to_dict(config)).validate()  # a private, checked copy
     out_dir = check_output_dir(out_dir)
@@ -157,20 +161,33 @@ def train(
                 f"{world} x {accum}; pick a multiple of {world * accum}"
             )
         micro = batch // (world * accum)
+        resolve_precision(device, cfg.run.precision, warn=True)  # refused before any write
+        configure_matmul(device)
 
         _seed_everything(cfg.run.seed)
         training = build_dataset(cfg.data, device, "train", cfg.run.seed)
         check_mask_fits(cfg, training.image_shape)  # before the run folder exists
+        if cfg.run.target_excess is not None and training.ground_truth is None:
+            raise ValueError(
+                f"run.target_excess={cfg.run.target_excess} needs synthetic data from a known "
+                "model (the excess is over its exact Bayes loss); drop the key"
+            )
         cfg.data.mean, cfg.data.std = training.mean, training.std  # resolved, saved below
         torch.manual_seed(cfg.run.seed)  # weights do not depend on how the data was made
         model = build_model(cfg, training.image_shape).to(device)
+        if cfg.run.init_from and not resume:  # a resumed run has its own weights
+            load_initial_weights(model, cfg.run.init_from, device)
         peak_lr = cfg.optim.lr if cfg.optim.lr is not None else scaled_lr(cfg.optim.base_lr, batch)
-        optimizer = build_optimizer(model, peak_lr, cfg.optim.weight_decay, cfg.optim.betas)
+        optimizer = build_optimizer(
+            model, peak_lr, cfg.optim.weight_decay, cfg.optim.betas, fused=device.type == "cuda"
+        )
         scheduler = build_scheduler(
             optimizer, peak_lr, cfg.run.steps, cfg.optim.warmup_steps, cfg.optim.min_lr
         )
-        scaler = torch.amp.GradScaler(device.type, enabled=False)  # bf16 needs no scaling
-        mask_gen = torch.Generator().manual_seed(cfg.run.seed + MASK_SEED_OFFSET)
+        scaler = grad_scaler_for(device, cfg.run.precision)
+        # Masks are drawn where they are used: no host-to-device copy per step on a GPU.
+        mask_gen = torch.Generator(device).manual_seed(cfg.run.seed + MASK_SEED_OFFSET)
+        parts = _Parts(model, optimizer, scheduler, scaler, mask_gen)
         if cfg.data.fresh:
             stream = FreshBatches(
                 training.ground_truth.model, batch, training.mean, training.std,
@@ -182,33 +199,10 @@ def train(
                 device,
             )  # fmt: skip
 
-        step = 0
+        step, quality = 0, None
         if resume:
-            ckpt = read_checkpoint(ckpt_path, map_location=device)
-            saved = from_dict(ckpt["config"])
-            diffs = differences(saved, cfg, ignore=RESUMABLE_KEYS)
-            if diffs:
-                listed = "; ".join(f"{k}: {a!r} in the checkpoint, {b!r} now" for k, a, b in diffs)
-                raise ValueError(f"cannot resume {ckpt_path} under a different config: {listed}")
-            saved_batches = ckpt["data_order"]["batches_per_epoch"]
-            if saved_batches != stream.steps_per_epoch:
-                raise ValueError(
-                    f"cannot resume {ckpt_path}: the data now make {stream.steps_per_epoch} "
-                    f"batches per epoch, the checkpoint's made {saved_batches}; point "
-                    "data.data_dir at the data the run started with"
-                )
-            step = int(ckpt["step"])
-            if cfg.run.steps < step:
-                raise ValueError(
-                    f"run.steps={cfg.run.steps} is below the {step} steps {out_dir} has done; "
-                    f"a run cannot be shortened, set run.steps >= {step}"
-                )
-            model.load_state_dict(ckpt["model"])
-            optimizer.load_state_dict(ckpt["optimizer"])
-            scheduler.load_state_dict(ckpt["scheduler"])
-            restretch(scheduler, cfg.run.steps)  # a no-op unless run.steps changed
-            scaler.load_state_dict(ckpt["scaler"])
-            restore_rng(ckpt["rng"], mask_gen)
+            step, quality = _restore(ckpt_path, cfg, parts, stream, out_dir, device)
+        reached = _reached(cfg, quality, step)
         if dist.is_main:
             (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
             _write_text_atomic(out_dir / "config.yaml", to_yaml(cfg))
@@ -217,6 +211,8 @@ def train(
             monitor = Monitor(out_dir, cfg.run.steps, step, batch, cfg.run.progress)
 
         net = DistributedDataParallel(model) if dist.enabled else model
+        if cfg.run.compile:
+            net = compiled(net)
         recon_batch = _fixed_batch(cfg, training, model, device) if dist.is_main else None
         held_out = None
         if dist.is_main and cfg.run.eval_every and training.ground_truth is not None:
@@ -224,74 +220,60 @@ def train(
                 training.ground_truth.model, model, cfg.mask.ratio, training.mean, training.std,
                 cfg.run.eval_images, cfg.data.seed, device,
             )  # fmt: skip
-        quality = None
         autocast = autocast_for(device, cfg.run.precision)
         last_step = cfg.run.steps if stop_after is None else min(stop_after, cfg.run.steps)
         first_loss = last_loss = None
 
         def checkpoint(epoch: int) -> None:
             if dist.is_main:
-                save_atomic(
-                    {
-                        "format": FORMAT,
-                        "step": step,
-                        "epoch": epoch,
-                        "model": model.state_dict(),
-                        "model_args": {"preset": cfg.model.preset, **model.config},
-                        "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(),
-                        "scaler": scaler.state_dict(),
-                        "rng": rng_state(mask_gen),
-                        "data_order": {
-                            "seed": cfg.run.seed,
-                            "epoch": epoch,
-                            "batches_per_epoch": stream.steps_per_epoch,
-                        },
-                        "config": to_dict(cfg),
-                    },  # fmt: skip
-                    ckpt_path,
-                )
+                save_atomic(_payload(cfg, parts, step, epoch, stream, quality), ckpt_path)
             dist.barrier()
 
         model.train()
-        for epoch, images in _batches_from(stream, step) if step < last_step else ():
-            noise = sample_noise(batch, model.layout, mask_gen)[rank::world].to(device)
-            loss_sum = torch.zeros((), device=device)
-            for a in range(accum):
-                part = slice(a * micro, (a + 1) * micro)
-                # Only the last micro-batch all-reduces gradients.
-                sync = a == accum - 1 or not dist.enabled
-                with contextlib.nullcontext() if sync else net.no_sync():
-                    with autocast:
-                        loss, _, _ = net(images[part], cfg.mask.ratio, noise=noise[part])
-                    (loss / accum).backward()
-                loss_sum += loss.detach().float()
-            loss_value = float(dist.mean(loss_sum / accum))
-            if not math.isfinite(loss_value):
-                raise NonFiniteLossError(
-                    f"loss is {loss_value} at step {step + 1}; stopped before the update. "
-                    f"The last good checkpoint ({ckpt_path}) is untouched. Lower "
-                    "optim.base_lr, add warm-up or set optim.clip_grad"
-                )
-            if cfg.optim.clip_grad is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.clip_grad)
+        window = torch.zeros((), device=device)  # losses since the last log, on the device
+        window_steps = 0
+        todo = step < last_step and reached is None
+        for epoch, images in _batches_from(stream, step) if todo else ():
+            noise = sample_noise(batch, model.layout, mask_gen, device)[rank::world]
+            loss = _forward_backward(net, images, noise, cfg, micro, accum, dist, autocast, scaler)
+            window += loss
+            window_steps += 1
+            done = step + 1
+            on_eval_step = evaluate_step(cfg, done, last_step)  # the same on every rank
+            evaluate = held_out is not None and on_eval_step
+            log = done % cfg.run.log_every == 0 or done in (1, last_step)
+            # The loss crosses to the host only where it is shown or checked, so a GPU never
+            # waits on a per-step sync. A non-finite loss is caught at these steps, before
+            # their update, and so always before a checkpoint is written.
+            read = log or on_eval_step or done % cfg.run.ckpt_every == 0
+            loss_value = loss_avg = None
+            if read:
+                values = dist.mean(torch.stack([loss, window / window_steps]))
+                loss_value, loss_avg = (float(v) for v in values)
+                if not math.isfinite(loss_value):
+                    raise NonFiniteLossError(
+                        f"loss is {loss_value} at step {done}; stopped before the update. "
+                        f"The last good checkpoint ({ckpt_path}) is untouched. Lower "
+                        "optim.base_lr, add warm-up or set optim.clip_grad"
+                    )
+                if log:  # loss_avg is the mean over the steps since the last log entry
+                    window, window_steps = torch.zeros((), device=device), 0
+                first_loss = loss_value if first_loss is None else first_loss
+                last_loss = loss_value
             lr = optimizer.param_groups[0]["lr"]
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            first_loss = loss_value if first_loss is None else first_loss
-            last_loss = loss_value
+            _update(parts, cfg)
+            step = done
 
+            measured = None
             if monitor is not None:
-                log = step % cfg.run.log_every == 0 or step == last_step or step == 1
-                measured = None
-                if held_out is not None and (step % cfg.run.eval_every == 0 or step == last_step):
+                if evaluate:
                     quality = measured = held_out.measure(model)
-                monitor.step(step, epoch, loss_value, lr, log or measured is not None, measured)
+                monitor.step(step, epoch, loss_value, loss_avg, lr, log or evaluate, measured)
                 if cfg.run.recon_every and (step % cfg.run.recon_every == 0 or step == last_step):
                     _save_recon(cfg, model, recon_batch, out_dir, step, monitor)
-            if step >= last_step:
+            if cfg.run.target_excess is not None and on_eval_step:
+                reached = _agree(dist, _reached(cfg, measured, step))
+            if step >= last_step or reached is not None:
                 break
             if step % cfg.run.ckpt_every == 0:
                 checkpoint(epoch)
@@ -306,11 +288,113 @@ def train(
 
             monitor.metrics.flush()
             plot_heldout(monitor.metrics_path, out_dir / "heldout.png")
-        return TrainResult(model, step, first_loss, last_loss, out_dir, quality)
+        return TrainResult(model, step, first_loss, last_loss, out_dir, quality, reached)
     finally:
         if monitor is not None:
             monitor.close()
         dist.close()
+
+
+def evaluate_step(cfg: TrainConfig, step: int, last_step: int) -> bool:
+    """Whether the held-out loss is measured after `step` (on synthetic data)."""
+    every = cfg.run.eval_every
+    return bool(every) and (step % every == 0 or step == last_step)
+
+
+def _forward_backward(net, images, noise, cfg, micro, accum, dist, autocast, scaler):
+    """Forward and backward over `accum` micro-batches: the mean loss, left on the device."""
+    loss_sum = torch.zeros((), device=images.device)
+    for a in range(accum):
+        part = slice(a * micro, (a + 1) * micro)
+        # Only the last micro-batch all-reduces gradients.
+        sync = a == accum - 1 or not dist.enabled
+        with contextlib.nullcontext() if sync else net.no_sync():
+            with autocast:
+                loss, _, _ = net(images[part], cfg.mask.ratio, noise=noise[part])
+            scaler.scale(loss / accum).backward()
+        loss_sum += loss.detach().float()
+    return loss_sum / accum
+
+
+def _update(parts: _Parts, cfg: TrainConfig) -> None:
+    """One optimiser step; with a loss scale, gradients are unscaled before clipping."""
+    if cfg.optim.clip_grad is not None:
+        parts.scaler.unscale_(parts.optimizer)
+        nn.utils.clip_grad_norm_(parts.model.parameters(), cfg.optim.clip_grad)
+    parts.scaler.step(parts.optimizer)
+    parts.scaler.update()
+    parts.scheduler.step()
+    parts.optimizer.zero_grad(set_to_none=True)
+
+
+def _reached(cfg: TrainConfig, quality: dict[str, float] | None, step: int) -> int | None:
+    """`step` if the held-out measure `quality` meets run.target_excess, else None."""
+    target = cfg.run.target_excess
+    if target is None or quality is None:
+        return None
+    return step if quality["normalised_excess"] <= target else None
+
+
+def _agree(dist, reached: int | None) -> int | None:
+    """Rank 0 alone measures the held-out loss; every rank stops when it says so."""
+    if not dist.enabled:
+        return reached
+    flag = torch.tensor([-1 if reached is None else reached], device=dist.device)
+    torch.distributed.broadcast(flag, src=0)
+    return None if int(flag) < 0 else int(flag)
+
+
+def _payload(cfg, parts: _Parts, step: int, epoch: int, stream, quality) -> dict:
+    """Everything a bit-exact resume needs, and the last held-out measure."""
+    return {
+        "format": FORMAT,
+        "step": step,
+        "epoch": epoch,
+        "model": parts.model.state_dict(),
+        "model_args": {"preset": cfg.model.preset, **parts.model.config},
+        "optimizer": parts.optimizer.state_dict(),
+        "scheduler": parts.scheduler.state_dict(),
+        "scaler": parts.scaler.state_dict(),
+        "rng": rng_state(parts.mask_gen),
+        "data_order": {
+            "seed": cfg.run.seed,
+            "epoch": epoch,
+            "batches_per_epoch": stream.steps_per_epoch,
+        },
+        "config": to_dict(cfg),
+        "heldout": quality,
+    }
+
+
+def _restore(ckpt_path: Path, cfg, parts: _Parts, stream, out_dir: Path, device):
+    """Load a checkpoint into `parts`, once it is shown to be this config's; return its
+    step and its last held-out measure (None in checkpoints older than that field)."""
+    ckpt = read_checkpoint(ckpt_path, map_location=device)
+    saved = from_dict(ckpt["config"])
+    diffs = differences(saved, cfg, ignore=RESUMABLE_KEYS)
+    if diffs:
+        listed = "; ".join(f"{k}: {a!r} in the checkpoint, {b!r} now" for k, a, b in diffs)
+        raise ValueError(f"cannot resume {ckpt_path} under a different config: {listed}")
+    saved_batches = ckpt["data_order"]["batches_per_epoch"]
+    if saved_batches != stream.steps_per_epoch:
+        raise ValueError(
+            f"cannot resume {ckpt_path}: the data now make {stream.steps_per_epoch} "
+            f"batches per epoch, the checkpoint's made {saved_batches}; point "
+            "data.data_dir at the data the run started with"
+        )
+    step = int(ckpt["step"])
+    if cfg.run.steps < step:
+        raise ValueError(
+            f"run.steps={cfg.run.steps} is below the {step} steps {out_dir} has done; "
+            f"a run cannot be shortened, set run.steps >= {step}"
+        )
+    parts.model.load_state_dict(ckpt["model"])
+    parts.optimizer.load_state_dict(ckpt["optimizer"])
+    parts.scheduler.load_state_dict(ckpt["scheduler"])
+    restretch(parts.scheduler, cfg.run.steps)  # a no-op unless run.steps changed
+    parts.scaler.load_state_dict(ckpt["scaler"])
+    restore_rng(ckpt["rng"], parts.mask_gen)
+    return step, ckpt.get("heldout")
 
 
 def _batches_from(stream: EpochBatches, step: int):

@@ -50,42 +50,44 @@ class Monitor:
         self.images_per_step = images_per_step
         self.start = self.window_start = time.perf_counter()
         self.window_steps = 0
-        self.window_loss = 0.0
+        self.shown: dict[str, str] = {}  # what the progress bar shows until the next read
         self.excess: float | None = None  # the last normalised excess, for the progress bar
 
     def step(
         self,
         step: int,
         epoch: int,
-        loss: float,
+        loss: float | None,
+        loss_avg: float | None,
         lr: float,
         log: bool,
         quality: dict[str, float] | None = None,
     ) -> dict[str, Any]:
         """Record the step just finished; write a metrics entry if `log`.
 
-        `quality` is a held-out measure taken at this step (`maeid.train.quality`): it
-        joins the entry, TensorBoard's `heldout/*` and, as the normalised excess over the
-        Bayes loss, the progress bar, where it stays until the next measure.
+        `loss` is this step's loss and `loss_avg` the mean since the last one read; the
+        loop reads them (a device-to-host sync) only at logging, evaluation and checkpoint
+        steps, and passes None in between. `quality` is a held-out measure taken at this
+        step (`maeid.train.quality`): it joins the entry, TensorBoard's `heldout/*` and,
+        as the normalised excess over the Bayes loss, the progress bar.
         """
         self.window_steps += 1
-        self.window_loss += loss
-        now = time.perf_counter()
-        rate = self.window_steps * self.images_per_step / max(now - self.window_start, 1e-9)
         if quality is not None:
             self.excess = quality["normalised_excess"]
         self.bar.update(1)
-        shown = {"loss": f"{loss:.4f}", "lr": f"{lr:.2e}", "img_s": f"{rate:.0f}"}
-        if self.excess is not None:
-            shown["excess"] = f"{self.excess:.3f}"
-        self.bar.set_postfix(shown, refresh=False)
-        if not log:
+        if loss is not None:
+            self.shown = {"loss": f"{loss:.4f}", "lr": f"{lr:.2e}"}
+        if not log or loss is None:
+            self.bar.set_postfix(self._postfix(None), refresh=False)
             return {}
+        now = time.perf_counter()
+        rate = self.window_steps * self.images_per_step / max(now - self.window_start, 1e-9)
+        self.bar.set_postfix(self._postfix(rate), refresh=False)
         entry = {
             "step": step,
             "epoch": epoch,
             "loss": loss,
-            "loss_avg": self.window_loss / self.window_steps,
+            "loss_avg": loss_avg,
             "lr": lr,
             "img_per_s": rate,
             "elapsed_s": now - self.start,
@@ -97,8 +99,18 @@ class Monitor:
             self.writer.add_scalar(f"train/{key}", entry[key], step)
         for key, value in (quality or {}).items():
             self.writer.add_scalar(f"heldout/{key}", value, step)
-        self.window_start, self.window_steps, self.window_loss = now, 0, 0.0
+        self.window_start, self.window_steps = now, 0
         return entry
+
+    def _postfix(self, rate: float | None) -> dict[str, str]:
+        shown = dict(self.shown)
+        if rate is not None:
+            self.shown["img_s"] = shown["img_s"] = f"{rate:.0f}"
+        elif "img_s" in self.shown:
+            shown["img_s"] = self.shown["img_s"]
+        if self.excess is not None:
+            shown["excess"] = f"{self.excess:.3f}"
+        return shown
 
     def figure(self, tag: str, fig: Any, step: int) -> None:
         self.writer.add_figure(tag, fig, step, close=True)

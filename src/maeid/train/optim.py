@@ -27,9 +27,14 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
 
 def build_optimizer(
-    model: nn.Module, lr: float, weight_decay: float, betas: tuple[float, float]
+    model: nn.Module,
+    lr: float,
+    weight_decay: float,
+    betas: tuple[float, float],
+    fused: bool = False,
 ) -> torch.optim.AdamW:
-    # foreach is the fast path on both CPU and GPU; fused would differ across devices.
-    return torch.optim.AdamW(
-        param_groups(model, weight_decay), lr=lr, betas=tuple(betas), foreach=True
-    )
+    """AdamW; `fused` (one kernel for all parameters) is the fast path on CUDA, foreach
+    (a few batched kernels) elsewhere. Both keep the same state, so a checkpoint moves
+    between them."""
+    kernel = {"fused": True} if fused else {"foreach": True}
+    return torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=tuple(betas), **kernel)
