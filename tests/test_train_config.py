@@ -80,3 +80,16 @@ def test_differences_list_each_changed_key():
     b = apply_overrides(TrainConfig(), ["mask.ratio=0.5", "run.log_every=3"])
     assert differences(a, b) == [("mask.ratio", 0.75, 0.5), ("run.log_every", 10, 3)]
     assert differences(a, b, ignore=frozenset({"run.log_every"})) == [("mask.ratio", 0.75, 0.5)]
+
+
+def test_later_keys_at_their_defaults_leave_a_runs_identity_unchanged():
+    from maeid.train.config import LATER_DEFAULTS, TrainConfig, identity, to_dict
+
+    plain = identity(TrainConfig())
+    for key in LATER_DEFAULTS:
+        section, name = key.split(".")
+        assert name not in plain[section]
+        assert name in to_dict(TrainConfig())[section]  # the run's own config keeps it
+    set_one = TrainConfig()
+    set_one.run.target_excess = 0.25
+    assert identity(set_one)["run"]["target_excess"] == 0.25

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from maeid.experiments.evaluations import check_evaluations, run_evaluations
 from maeid.experiments.runner import RunContext, RunOutcome
 
@@ -50,6 +52,8 @@ def train_and_evaluate(ctx: RunContext) -> RunOutcome:
         "first_loss": result.first_loss,
         "final_loss": result.last_loss,
         "seconds": seconds,
+        "threads": torch.get_num_threads(),  # seconds x threads: the run's core-seconds
+        "reached_target": result.reached_target,  # the step that met run.target_excess
         "resumed": resume,
         # held-out loss, Bayes loss, plateau and normalised excess (synthetic data)
         **(result.quality or {}),

@@ -150,6 +150,26 @@ class TrainConfig:
 
 SOURCES = frozenset({"synthetic", "fashion_mnist", "image_folder"})
 
+# Keys added after sweeps began to key runs by their resolved config. At these defaults
+# they change nothing a run does, so `identity` leaves them out, and a sweep written
+# before them still finds its finished runs.
+LATER_DEFAULTS: dict[str, Any] = {
+    "run.compile": False,
+    "run.target_excess": None,
+    "run.init_from": "",
+}
+
+
+def identity(cfg: TrainConfig) -> dict[str, Any]:
+    """The config as plain data for a run's identity: `to_dict` without the later keys
+    that sit at their defaults."""
+    data = to_dict(cfg)
+    for key, default in LATER_DEFAULTS.items():
+        section, name = key.split(".")
+        if data[section].get(name) == default:
+            del data[section][name]
+    return data
+
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:
     """`value` as type `hint`, or a ConfigError naming `key`."""
