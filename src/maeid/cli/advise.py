@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 
+from maeid.cli import advise_data
 from maeid.cli.help_format import ShowDefaults
 from maeid.hlvm.spec import GraphSpec
 from maeid.theory.advice import PAPER_RATIOS, RANKING_RULE, Advice, advise
@@ -27,10 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         + RANKING_RULE
         + ". Cells that leave nothing visible or nothing masked are listed as impossible. "
         "Prints the top cells; --out writes advice.png (heat map) and advice.json; --json "
-        "prints the full table.",
+        "prints the full table. " + advise_data.HELP,
         formatter_class=ShowDefaults,
     )
-    model = p.add_argument_group("model (one of)")
+    model = p.add_argument_group("model or data (one of)")
     model.add_argument(
         "--model",
         default=None,
@@ -43,11 +44,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a square one-channel quadtree: image side and leaf block in pixels, number of "
         "latent levels, e.g. 32,4,3 (the structure of qt32)",
     )
+    model.add_argument(
+        "--data",
+        default=None,
+        metavar="SOURCE",
+        help="advise from images instead: fashion_mnist, a folder of images or an .npz "
+        "(the second-order profile; see the description and the 'with --data' options)",
+    )
     p.add_argument(
         "--target-level",
         type=int,
-        required=True,
-        help="the latent level c(m) should reach: 0 = the roots, larger = closer to the pixels",
+        default=None,
+        help="the latent level c(m) should reach: 0 = the roots, larger = closer to the "
+        "pixels (required with --model or --quadtree)",
     )
     p.add_argument(
         "--ratios",
@@ -61,16 +70,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "default: every unit that tiles the image into at least two units (1 for models "
         "without an image)",
     )
-    p.add_argument("--masks", type=int, default=2000, help="masks drawn per (ratio, unit)")
+    p.add_argument(
+        "--masks",
+        type=int,
+        default=None,
+        help="masks drawn per (ratio, unit); default 2000 (with --data: "
+        f"{advise_data.DEFAULT_MASKS})",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the mask generator")
     p.add_argument("--top", type=int, default=5, help="ranked cells to print")
-    p.add_argument("--out", default=None, help="write advice.png and advice.json here")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="write advice.png and advice.json here (with --data: advice_data.png and .json)",
+    )
     p.add_argument("--json", action="store_true", help="print the full table as JSON")
     p.add_argument("--threads", type=int, default=1, help="torch threads; 0 = torch's choice")
+    advise_data.add_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.data is not None:
+        return advise_data.run_data(args, args.masks)
+    for option in ("target_scale", "resolution"):
+        if getattr(args, option) is not None:
+            raise ValueError(f"--{option.replace('_', '-')} is for --data; drop it or give --data")
+    if args.target_level is None:
+        raise ValueError("give --target-level (0 = the roots) with --model or --quadtree")
+    if args.masks is None:
+        args.masks = 2000
     # Everything is checked and computed before anything is written.
     spec = _spec(args.model, args.quadtree)
     if args.top < 1:
