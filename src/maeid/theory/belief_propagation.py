@@ -174,6 +174,37 @@ def bayes_accuracy(posterior: TreePosterior, symbols: list[np.ndarray]) -> list[
             zip(posterior.argmax(), symbols, strict=True)]  # fmt: skip
 
 
+# Smallest probability a log loss takes: the exact posterior never gives the true symbol 0,
+# but float64 can round a very unlikely one down to it.
+_TINY = 1e-300
+
+
+def true_symbol_log_loss(posterior: TreePosterior, symbols: list[np.ndarray]) -> list[np.ndarray]:
+    """Per level, (N,): each image's mean over the level's latents of -log p(true symbol |
+    what was seen), in nats, under the exact posterior. Its mean over images estimates the
+    conditional entropy H(level-k symbol | view), the cross-entropy a perfect probe reaches."""
+    if len(symbols) != len(posterior.levels):
+        raise ValueError(f"{len(symbols)} symbol grids for {len(posterior.levels)} levels")
+    losses = []
+    for probs, truth in zip(posterior.levels, symbols, strict=True):
+        truth = np.asarray(truth, dtype=np.int64)
+        if truth.shape != probs.shape[:-1]:
+            raise ValueError(f"symbols of shape {truth.shape} for posteriors {probs.shape}")
+        picked = np.take_along_axis(probs, truth[..., None], -1)[..., 0]
+        losses.append(-np.log(np.maximum(picked, _TINY)).reshape(len(picked), -1).mean(1))
+    return losses
+
+
+def posterior_entropy(posterior: TreePosterior) -> list[np.ndarray]:
+    """Per level, (N,): each image's mean over the level's latents of the entropy of its
+    exact posterior, in nats (the same conditional entropy, without the true symbols)."""
+    out = []
+    for probs in posterior.levels:
+        terms = -probs * np.log(np.maximum(probs, _TINY))
+        out.append(terms.sum(-1).reshape(len(probs), -1).mean(1))
+    return out
+
+
 @dataclass(frozen=True)
 class MaskedMSE:
     """Expected squared error per masked pixel, as shares of the pixel variance."""
