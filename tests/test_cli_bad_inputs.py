@@ -476,3 +476,65 @@ def test_bad_input_is_one_clear_line_and_changes_nothing(bad, world, capsys, mon
     for text in bad.says:
         assert text.format(w=world) in err, f"{text!r} not in {err!r}"
     assert fingerprint(world) == before  # nothing new, nothing changed
+
+
+# ---- advise --data: image sets that cannot be analysed, in a folder of their own
+D = "advise --data {w}/data"
+ADVISE_DATA_CASES = [
+    case("advise-data-empty-folder", f"{D}/empty", "data/empty", "holds no images"),
+    case("advise-data-single-image", f"{D}/one", "1 image(s)", "at least 2"),
+    case("advise-data-mixed-sizes", f"{D}/sizes", "mixes image sizes", "16x16", "resize"),
+    case("advise-data-mixed-channels", f"{D}/channels", "grey and colour", "RGB", "convert"),
+    case("advise-data-not-an-image", "advise --data {w}/images", "x.png", "not an image"),
+    case("advise-data-nan-in-npz", f"{D}/nan.npz", "nan.npz", "NaN", "image 1", "repair"),
+    case(
+        "advise-data-resolution-too-large-for-memory",
+        f"{D}/big.npz --resolution 512",
+        "--resolution 512",
+        "GiB",
+        "use --resolution",
+    ),
+    case("advise-data-resolution-above-native", f"{D}/small.npz --resolution 64", "2..16"),
+    case("advise-data-missing", "advise --data {w}/nope", "nope", "fashion_mnist"),
+    case("advise-data-not-a-set", "advise --data {w}/notes.txt", "notes.txt", ".npz"),
+    case("advise-data-unit-does-not-tile", f"{D}/small.npz --units 3", "unit 3", "2, 4, 8"),
+    case("advise-data-target-scale", f"{D}/small.npz --target-scale 5", "5 px", "1, 2, 4, 8"),
+    case("advise-data-and-model", f"{D}/small.npz --model qt32", "not both"),
+    case("advise-data-target-level", f"{D}/small.npz --target-level 0", "--target-scale"),
+    case("advise-data-out-is-file", f"{D}/small.npz --out {{w}}/notes.txt", "notes.txt"),
+    case("advise-data-one-bootstrap", f"{D}/small.npz --bootstrap 1", "--bootstrap 1", "0"),
+    case("advise-target-scale-without-data", "advise --target-level 0 --target-scale 4", "--data"),
+]
+
+
+@pytest.fixture(scope="module")
+def data_world(world) -> pathlib.Path:
+    """Image sets beside the shared world's results: each broken in one way."""
+    import numpy as np
+    from PIL import Image
+
+    d = world / "data"
+    rng = np.random.default_rng(0)
+    for name in ("empty", "one", "sizes", "channels"):
+        (d / name).mkdir(parents=True)
+
+    def png(path: pathlib.Path, size: int, mode: str = "L") -> None:
+        pixels = rng.integers(0, 256, (size, size, 3) if mode == "RGB" else (size, size))
+        Image.fromarray(pixels.astype(np.uint8), mode=mode).save(path)
+
+    png(d / "one" / "a.png", 16)
+    png(d / "sizes" / "a.png", 16)
+    png(d / "sizes" / "b.png", 12)
+    png(d / "channels" / "a.png", 16)
+    png(d / "channels" / "b.png", 16, "RGB")
+    images = rng.standard_normal((8, 1, 16, 16)).astype(np.float32)
+    np.savez(d / "small.npz", images=images)
+    images[1, 0, 3, 3] = np.nan
+    np.savez(d / "nan.npz", images=images)
+    np.savez_compressed(d / "big.npz", images=np.zeros((2, 512, 512), dtype=np.uint8))
+    return world
+
+
+@pytest.mark.parametrize("bad", ADVISE_DATA_CASES, ids=[c.name for c in ADVISE_DATA_CASES])
+def test_bad_image_sets_are_one_clear_line_and_change_nothing(bad, data_world, capsys, monkeypatch):
+    test_bad_input_is_one_clear_line_and_changes_nothing(bad, data_world, capsys, monkeypatch)
