@@ -20,9 +20,11 @@ from maeid.theory.gaussian_information import (
 SIDE = 16
 
 
-def covariance(matrix: np.ndarray, channels: int = 1) -> PixelCovariance:
+def covariance(
+    matrix: np.ndarray, channels: int = 1, means: np.ndarray | None = None
+) -> PixelCovariance:
     side = int(round((matrix.shape[0] / channels) ** 0.5))
-    return PixelCovariance(matrix, channels, side, 0.0, 0)
+    return PixelCovariance(matrix, channels, side, 0.0, 0, means)
 
 
 def sample(cov: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -65,8 +67,8 @@ def test_conditional_variance_matches_the_equicorrelated_closed_form():
 
 
 def test_whole_image_confinement_is_the_unconfined_gaussian_loss():
-    # Two channels of different scale: each masked value is weighted by 1 / its
-    # channel's pooled variance.
+    # Two channels of different scale and pixel means: each masked value is weighted by
+    # 1 / its channel's variance pooled over the image (within pixels + between means).
     rng = np.random.default_rng(1)
     side, channels = 4, 2
     d = channels * side * side
@@ -74,10 +76,12 @@ def test_whole_image_confinement_is_the_unconfined_gaussian_loss():
     matrix = a @ a.T / (3 * d) + 0.1 * np.eye(d)
     matrix[: d // 2] *= 3.0
     matrix[:, : d // 2] *= 3.0
-    solver = ConfinedLoss(covariance(matrix, channels))
+    means = rng.standard_normal(d)
+    solver = ConfinedLoss(covariance(matrix, channels, means))
     masks = pixel_masks(0.5, 2, side, channels, 6, torch.Generator().manual_seed(0))
     assert masks[:, : d // 2].tolist() == masks[:, d // 2 :].tolist()  # channels go together
-    pooled = np.diag(matrix).reshape(channels, -1).mean(1).repeat(side * side)
+    within = np.diag(matrix).reshape(channels, -1).mean(1)
+    pooled = (within + means.reshape(channels, -1).var(1)).repeat(side * side)
     expected = []
     for m in masks:
         v = ~m
@@ -190,3 +194,15 @@ def test_a_folder_is_read_and_area_downsampled(tmp_path):
     half = read_images(image_set, np.arange(3), 3)
     box = full[:, 0].reshape(3, 3, 2, 3, 2).mean((2, 4))
     np.testing.assert_allclose(half[:, 0], box, rtol=1e-5)
+
+
+def test_losses_are_in_the_mae_units_of_standardised_images():
+    # Pixel means that vary over the image (a bright centre) hold part of the channel's
+    # variance: predicting each masked pixel by its own mean leaves only the rest.
+    centre = np.exp(-(((positions() - SIDE / 2 + 0.5) ** 2).sum(1)) / 20.0)
+    images = sample(block_field(4), 2000, 3) + 3.0 * centre.reshape(1, 1, SIDE, SIDE)
+    cell = gaussian_profile(images, ratios=(0.5,), units=(4,), num_masks=32, bootstrap=0).cells[0]
+    flat = images.reshape(len(images), -1)
+    within = flat.var(0).mean() / flat.var()
+    assert within < 0.8
+    assert abs(cell.plateau.mean - within) < 3 * cell.plateau.se + 1e-3

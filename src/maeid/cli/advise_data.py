@@ -33,8 +33,10 @@ HELP = (
     "conditional variance of a masked value, in shares of its channel's variance) when "
     "each masked value may use only the visible values inside its own s x s block; the "
     "block sides s run from the image side (L = the Gaussian Bayes loss), halved down to "
-    "the unit (L = the predict-the-mean plateau, 1 on average). V_s = L_s - L_(next larger "
-    "s) is the value of the evidence beyond the s-block; the V share plateau - Bayes. "
+    "the unit (L = the plateau of predicting each masked value by its own mean: 1 less the "
+    "share of the variance in the pixel means). V_s = L_s - L_(next larger s) is the value "
+    "of the evidence beyond the s-block; the V add up to plateau - Bayes, and the table's "
+    "'>s' columns are their shares of it. "
     f"Ranking with --data: {RANKING_RULE}."
 )
 
@@ -189,8 +191,9 @@ def format_profile(profile: GaussianProfile, top: int) -> str:
         f"Ledoit-Wolf shrinkage {profile.shrinkage:.4f}; {profile.num_masks} masks per cell"
         f"{boot}; seed {profile.seed}; target scale {t} px",
         f"note: {BOUND_NOTE}.",
-        "Losses are shares of the pixel variance (plateau ~1); '>s' is the share of plateau - "
-        "Bayes that the evidence beyond the s x s block and within the next block adds.",
+        "Losses are shares of the channel's pooled pixel variance, as the MAE's loss on "
+        "standardised images; '>s' is the share of plateau - Bayes that the evidence beyond "
+        "the s x s block and within the next block adds.",
     ]
     scales = sorted({s for c in profile.ranked for s in c.scales[1:]})
     head = (

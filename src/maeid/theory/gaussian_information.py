@@ -9,14 +9,16 @@ variance of a masked value given the visible values *inside its own s x s block 
 
     Var(x_i | x_v(B)) = [Sigma_mm - Sigma_mv Sigma_vv^-1 Sigma_vm]_ii   (per block B),
 
-each divided by the pooled variance of its channel (the MAE's loss units, as in
-`maeid.theory.exact_limits`). The block sides of a cell with masking unit u are the
+each divided by the variance of its channel's values pooled over the image, around the
+channel's mean (the MAE's loss units on images standardised per channel, as in
+`maeid.data` and `maeid.theory.exact_limits`). The block sides of a cell with masking unit u are the
 *scales*: the image side, then halved while it is even (else divided by its smallest
 prime factor) while it stays above u, then u itself. At the image side L is the Gaussian
 Bayes masked loss; at u a masked value's block holds no visible value, so L is the
-predict-the-mean plateau: the masked values' mean variance over the mean variance of
-their channel, whose mean over masks is 1 when each channel's variance is uniform over
-the image.
+predict-the-mean plateau: each masked value predicted by its own mean. Its mean over
+masks is 1 less the share of the channel's variance that lies in the pixels' means (on
+Fashion-MNIST about 0.59: the background is always dark); with the per-pixel variance
+as the unit it would be 1. Shares of plateau - Bayes do not depend on the unit.
 
 V_s = L_s - L_s' (s' the next larger scale) is the value of the evidence that lies
 outside a masked value's s-block but inside its s'-block: the loss the objective pays
@@ -86,6 +88,7 @@ class PixelCovariance:
     side: int
     shrinkage: float
     num_images: int
+    means: np.ndarray | None = None  # (D,); None: every value has mean 0
 
     @property
     def dim(self) -> int:
@@ -93,8 +96,11 @@ class PixelCovariance:
 
     @property
     def value_weights(self) -> np.ndarray:
-        """(D,) 1 / the pooled variance of each value's channel: the loss's units."""
-        pooled = np.diag(self.matrix).reshape(self.channels, -1).mean(1)
+        """(D,) 1 / the variance of each value's channel, pooled over the image around the
+        channel's mean: the within-pixel variances plus the spread of the pixel means."""
+        within = np.diag(self.matrix).reshape(self.channels, -1)
+        means = np.zeros_like(within) if self.means is None else self.means.reshape(within.shape)
+        pooled = within.mean(1) + means.var(1)
         return np.repeat(1.0 / pooled, self.side * self.side)
 
 
@@ -112,7 +118,7 @@ def estimate_covariance(images: np.ndarray) -> PixelCovariance:
     matrix = np.asarray(fit.covariance_, dtype=np.float64)
     if not np.all(np.diag(matrix).reshape(c, -1).mean(1) > 0):
         raise ValueError("a channel is constant over every image: it has no variance to explain")
-    return PixelCovariance(matrix, c, h, float(fit.shrinkage_), n)
+    return PixelCovariance(matrix, c, h, float(fit.shrinkage_), n, np.asarray(fit.location_))
 
 
 def covariance_bytes(channels: int, side: int, num_images: int) -> int:
