@@ -30,8 +30,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "level's probes, beside the untrained encoder, the "
         "pixels and the Bayes limit), shape_bias (cue-conflict shape bias of a linear class "
         "probe and of the class read through the rules, beside the untrained, pixel and "
-        "Bayes references) and rendition (the same two readouts under shifted patch "
-        "dictionaries, beside the pixels and the ideal observer); "
+        "Bayes references), rendition (the same two readouts under shifted patch "
+        "dictionaries, beside the pixels and the ideal observer), information (per level, "
+        "the linear probes' cross-entropy beside the exact H_Bayes, and G, the share of the "
+        "untrained floor's gap to it that the encoder closes) and class_probe (a one-hidden-"
+        "layer probe trained on class labels alone at each --class-budgets, beside the "
+        "untrained encoder, the pixels and the Bayes classifier); "
         "recon and attention work on any data.",
         formatter_class=ShowDefaults,
     )
@@ -62,6 +66,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--probe-epochs", type=int, default=30)
     p.add_argument(
+        "--class-budgets", default="1000,8000",
+        help="labelled images of the class-only probe (class_probe), comma-separated",
+    )  # fmt: skip
+    p.add_argument(
         "--seed", type=int, default=None,
         help="seed of masks, subsets, probe, t-SNE and the untrained floor's initialisation; "
         "default: the checkpoint's run.seed, so the floor is the run's own starting point, "
@@ -86,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, flag) < 1:
             value = getattr(args, flag)
             raise ValueError(f"--{flag.replace('_', '-')} {value}: must be at least 1")
+    budgets = class_budgets(args.class_budgets)
     if args.out:
         check_output_dir(args.out)
     model, cfg = load_checkpoint(args.checkpoint)
@@ -96,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         recon_images=args.recon_images,
         robust_images=args.robust_images,
         probe_epochs=args.probe_epochs,
+        class_budgets=budgets,
         seed=cfg.run.seed if args.seed is None else args.seed,
         progress=not args.no_progress,
         threads=args.threads or free_cores(),
@@ -112,6 +122,22 @@ def run(args: argparse.Namespace) -> int:
     print(format_summary(result, opts.pool))
     print(f"wrote {out / 'eval.json'}" + "".join(f", {f}" for f in result["figures"]))
     return 0
+
+
+def class_budgets(text: str) -> tuple[int, ...]:
+    """`--class-budgets 1000,8000` as checked label counts."""
+    from maeid.evaluate.class_probe import check_budgets
+
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(
+            f"--class-budgets {text!r}: give whole numbers of labelled images, e.g. 1000,8000"
+        ) from None
+    try:
+        return check_budgets(values)
+    except ValueError as err:
+        raise ValueError(f"--class-budgets {text!r}: {err}") from None
 
 
 def format_summary(result: dict, pool: str = "cls") -> str:
@@ -175,6 +201,14 @@ def format_summary(result: dict, pool: str = "cls") -> str:
         from maeid.evaluate.symbols import format_symbols
 
         lines.append(format_symbols(result["symbols"], pool))
+    if "information" in result:
+        from maeid.evaluate.information_probes import format_information
+
+        lines.append(format_information(result["information"]))
+    if "class_probe" in result:
+        from maeid.evaluate.class_probe import format_class_probe
+
+        lines.append(format_class_probe(result["class_probe"]))
     for measure in ("shape_bias", "rendition"):
         if measure in result:
             pairs = ", ".join(f"{k} {v:.3f}" for k, v in result[measure].items())

@@ -22,10 +22,17 @@ Measurements (each optional):
   and the held-out masked loss beside its Bayes limit and plateau (`maeid.evaluate.excess`).
 - ``shape_bias``, ``rendition``: rhm32 only, cue-conflict shape bias and accuracy under
   rendition shifts, beside their references (`maeid.evaluate.texture_measures`).
+- ``information``: rhm32 only, per level and view the linear probes' cross-entropy of the
+  ``--pool`` readout, the untrained encoder and the pixels, beside H_Bayes, and G, the
+  share of the floor-to-Bayes gap closed (`maeid.evaluate.information_probes`).
+- ``class_probe``: rhm32 only, a one-hidden-layer probe trained on class labels alone at
+  each label budget (``class_budgets``), beside the untrained encoder, the pixels and the
+  Bayes classifier of each view (`maeid.evaluate.class_probe`).
 
 Labelled data (Fashion-MNIST) supports probe, knn, tsne and robustness; synthetic data
-(with true latents) supports identify, or for rhm32 symbols, shape_bias and rendition
-(the last two only when asked for); every data set supports recon and attention.
+(with true latents) supports identify, or for rhm32 symbols, shape_bias, rendition,
+information and class_probe (the last four only when asked for); every data set supports
+recon and attention.
 """
 
 from __future__ import annotations
@@ -46,6 +53,8 @@ from maeid.mae.model import untrained_copy
 
 MEASURES = ("probe", "knn", "tsne", "recon", "attention", "robustness", "identify", "symbols")
 MEASURES += TEXTURE_MEASURES  # rhm32 only, never by default
+MEASURES += ("information", "class_probe")  # rhm32 only, never by default
+RHM_MEASURES = ("symbols", *TEXTURE_MEASURES, "information", "class_probe")
 LABELLED = frozenset({"probe", "knn", "tsne", "robustness"})
 
 
@@ -79,6 +88,7 @@ class EvalOptions:
     recon_images: int = 256
     robust_images: int = 1000
     probe_epochs: int = 30
+    class_budgets: tuple[int, ...] = (1000, 8000)  # labelled images of the class-only probe
     seed: int = 0
     progress: bool = True
     threads: int | None = None  # torch intra-op threads; None = torch's choice
@@ -216,7 +226,7 @@ def evaluate_checkpoint(
         )
     if "identify" in measures and not data.latents:
         raise ValueError(f"identify needs true latents; {data.name} has none (use synthetic)")
-    for name in ("symbols", "shape_bias", "rendition"):
+    for name in RHM_MEASURES:
         if name in measures and not _is_rhm(data):
             raise ValueError(f"{name} needs the rhm32 model's symbols; {data.name} is not rhm32")
     model.eval()
@@ -387,6 +397,37 @@ class _Run:
                 model, d.source_model, d.test_images, d.mean, d.std, self.ratio, self.opts.seed
             )
         return result
+
+    def _rhm_train(self, n: int):
+        """`n` training images and their latents, from a sampling seed apart from the
+        training run's and the test's (the `symbols` split's)."""
+        d = self.data
+        train = d.source_model.sample(n, seed=self.opts.seed + 7919)
+        return _normalizer(d.mean, d.std)(torch.from_numpy(train.images)), train.latents
+
+    def information(self) -> dict[str, object]:
+        from maeid.evaluate.information_probes import evaluate_information
+        from maeid.evaluate.probe import ProbeConfig
+
+        d, o = self.data, self.opts
+        images, latents = self._rhm_train(o.max_train)
+        return evaluate_information(
+            self.model, d.source_model, images, latents, d.test_images, d.latents, d.mean,
+            d.std, self.ratio, untrained_copy(self.model, o.seed),
+            ProbeConfig(o.probe_epochs, seed=o.seed), seed=o.seed, pool=o.pool,
+        )  # fmt: skip
+
+    def class_probe(self) -> dict[str, object]:
+        from maeid.evaluate.class_probe import MLPProbeConfig, check_budgets, evaluate_class_probe
+
+        d, o = self.data, self.opts
+        budgets = check_budgets(o.class_budgets)
+        images, latents = self._rhm_train(max(budgets))
+        return evaluate_class_probe(
+            self.model, d.source_model, images, latents, d.test_images, d.latents, d.mean,
+            d.std, self.ratio, untrained_copy(self.model, o.seed), budgets,
+            MLPProbeConfig(seed=o.seed), seed=o.seed, pool=o.pool,
+        )  # fmt: skip
 
     def shape_bias(self) -> dict[str, float]:
         from maeid.evaluate.texture_measures import shape_bias_metrics

@@ -97,7 +97,8 @@ def run_evaluations(
 IDENTIFIABILITY_OPTIONS = (
     "samples", "landmarks", "max_train", "untrained_baseline", "region_readout",
 )  # fmt: skip
-RHM_EVALUATIONS = ("symbols", *TEXTURE_MEASURES)  # read the rhm32 model's symbols
+# read the rhm32 model's symbols
+RHM_EVALUATIONS = ("symbols", "information", "class_probe", *TEXTURE_MEASURES)
 
 
 def check_evaluations(requested: Mapping[str, Mapping[str, Any]], data: Mapping[str, Any]) -> None:
@@ -113,6 +114,8 @@ def check_evaluations(requested: Mapping[str, Mapping[str, Any]], data: Mapping[
     known = {
         "identifiability": IDENTIFIABILITY_OPTIONS,
         "symbols": SYMBOL_OPTIONS,
+        "information": INFORMATION_OPTIONS,
+        "class_probe": CLASS_PROBE_OPTIONS,
         **dict.fromkeys(TEXTURE_MEASURES, tuple(sorted(TEXTURE_OPTIONS))),
         **dict.fromkeys(SUITE_MEASURES, (*EvalOptions.__dataclass_fields__, "data")),
     }
@@ -135,6 +138,8 @@ def check_evaluations(requested: Mapping[str, Mapping[str, Any]], data: Mapping[
         pool = (options or {}).get("pool", "mean")
         if name in RHM_EVALUATIONS and pool not in POOLS:
             raise ValueError(f"{name} pool {pool!r}: use one of {', '.join(POOLS)}")
+        if name == "class_probe" and "budgets" in (options or {}):
+            _budgets(options["budgets"])
 
 
 def identifiability(
@@ -253,6 +258,151 @@ def symbols(
     return symbol_metrics(result, theory, pool), {"symbols_json": str(path)}
 
 
+INFORMATION_OPTIONS = ("samples", "max_train", "probe_epochs", "pool")
+CLASS_PROBE_OPTIONS = ("samples", "budgets", "hidden", "max_epochs", "patience", "pool")
+READOUT_POOL = "tokens"  # information and class_probe read every token at its position
+
+
+def _rhm_splits(cfg: TrainConfig, name: str, n_train: int, n_test: int):
+    """The probes' training split and the held-out test split of an rhm32 run, drawn from
+    the run's `data.seed` (so a study seed that sets it varies them), as `symbols` draws
+    them: (train, test) samples of `load_synthetic`."""
+    from maeid.data import load_synthetic
+    from maeid.hlvm.random_hierarchy import is_rhm_name
+
+    if cfg.data.source != "synthetic" or not is_rhm_name(str(cfg.data.model)):
+        what = cfg.data.source if cfg.data.source != "synthetic" else cfg.data.model
+        raise ValueError(
+            f"{name} needs the rhm32 model's symbols, not data {what!r}; train on "
+            f"data.model: rhm32 (or rhm32:knob=value,...), or drop `{name}` from `evaluate`"
+        )
+    if n_test < 2 or n_train < 2:
+        raise ValueError(f"{name} samples={n_test}, training images={n_train}: a probe needs "
+                         "at least 2 of each")  # fmt: skip
+    mean, std = tuple(cfg.data.mean) or None, tuple(cfg.data.std) or None
+    return [
+        load_synthetic(cfg.data.model, n, cfg.data.seed + offset, cfg.data.model_seed, mean, std)
+        for n, offset in ((n_train, PROBE_TRAIN_SEED_OFFSET), (n_test, HELD_OUT_SEED_OFFSET))
+    ]
+
+
+def _options(name: str, options: Mapping[str, Any], known: tuple[str, ...]) -> str:
+    """The readout's pool, after refusing unknown options."""
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {name} option(s) {unknown}; known: {list(known)}")
+    pool = str(options.get("pool", READOUT_POOL))
+    if pool not in POOLS:
+        raise ValueError(f"{name} pool {pool!r}: use one of {', '.join(POOLS)}")
+    return pool
+
+
+def information(
+    model: nn.Module, cfg: TrainConfig, options: Mapping[str, Any], run_dir: Path
+) -> tuple[Metrics, Artefacts]:
+    """Per level and view, linear probes' cross-entropy beside H_Bayes and G
+    (`maeid.evaluate.information_probes`); names in `information_metrics`."""
+    from maeid.evaluate.artifacts import write_json
+    from maeid.evaluate.information_probes import evaluate_information
+    from maeid.evaluate.probe import ProbeConfig
+
+    pool = _options("information", options, INFORMATION_OPTIONS)
+    n_test, n_train = int(options.get("samples", 2000)), int(options.get("max_train", 4000))
+    train, test = _rhm_splits(cfg, "information", n_train, n_test)
+    result = evaluate_information(
+        model, test.model, train.images.batch(torch.arange(n_train)), train.latents,
+        test.images.batch(torch.arange(n_test)), test.latents, test.images.mean,
+        test.images.std, cfg.mask.ratio, untrained_copy(model, cfg.run.seed),
+        ProbeConfig(int(options.get("probe_epochs", 30)), seed=cfg.run.seed),
+        seed=cfg.run.seed, pool=pool,
+    )  # fmt: skip
+    path = Path(run_dir) / "eval" / "information.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, result)
+    return information_metrics(result), {"information_json": str(path)}
+
+
+def information_metrics(result: Mapping[str, Any]) -> Metrics:
+    """`evaluate_information`'s result as report metrics, per view (`full`, `visible`) and
+    level k: `ce_<view>.level_k` (the trained encoder's probes), `untrained_ce_<view>`,
+    `pixels_ce_<view>`, `bayes_ce_<view>` (H_Bayes), `gain_share_<view>` (G of the trained
+    encoder), `pixels_gain_share_<view>` and `gap_se_<view>` (the floor-to-Bayes gap in
+    standard errors)."""
+    metrics: Metrics = {}
+    for view, short in SYMBOL_VIEWS.items():
+        if view not in result:
+            continue
+        res = result[view]
+        for who, prefix in (("trained", ""), ("untrained", "untrained_"), ("pixels", "pixels_")):
+            metrics[f"{prefix}ce_{short}"] = _levels(res["ce"][who])
+        metrics[f"bayes_ce_{short}"] = _levels(res["bayes_ce"])
+        for who, prefix in (("trained", ""), ("pixels", "pixels_")):
+            metrics[f"{prefix}gain_share_{short}"] = _levels(res["gain_share"][who])
+        metrics[f"gap_se_{short}"] = _levels(res["gap_se"])
+    return metrics
+
+
+def class_probe(
+    model: nn.Module, cfg: TrainConfig, options: Mapping[str, Any], run_dir: Path
+) -> tuple[Metrics, Artefacts]:
+    """The class-only MLP probe at each label budget (`maeid.evaluate.class_probe`);
+    names in `class_probe_metrics`."""
+    from maeid.evaluate.artifacts import write_json
+    from maeid.evaluate.class_probe import BUDGETS, MLPProbeConfig
+    from maeid.evaluate.class_probe import evaluate_class_probe as run_probe
+
+    pool = _options("class_probe", options, CLASS_PROBE_OPTIONS)
+    budgets = _budgets(options.get("budgets", BUDGETS))
+    n_test = int(options.get("samples", 2000))
+    train, test = _rhm_splits(cfg, "class_probe", max(budgets), n_test)
+    defaults = MLPProbeConfig()
+    config = MLPProbeConfig(
+        hidden=int(options.get("hidden", defaults.hidden)),
+        max_epochs=int(options.get("max_epochs", defaults.max_epochs)),
+        patience=int(options.get("patience", defaults.patience)),
+        seed=cfg.run.seed,
+    )
+    result = run_probe(
+        model, test.model, train.images.batch(torch.arange(max(budgets))), train.latents,
+        test.images.batch(torch.arange(n_test)), test.latents, test.images.mean,
+        test.images.std, cfg.mask.ratio, untrained_copy(model, cfg.run.seed), budgets,
+        config, seed=cfg.run.seed, pool=pool,
+    )  # fmt: skip
+    path = Path(run_dir) / "eval" / "class_probe.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, result)
+    return class_probe_metrics(result), {"class_probe_json": str(path)}
+
+
+def _budgets(value: Any) -> tuple[int, ...]:
+    """A `class_probe` option `budgets` (a list of label counts, or one) as checked ints."""
+    from maeid.evaluate.class_probe import check_budgets
+
+    return check_budgets(value if isinstance(value, list | tuple) else [value])
+
+
+def class_probe_metrics(result: Mapping[str, Any]) -> Metrics:
+    """`evaluate_class_probe`'s result as report metrics, per view (`full`, `visible`) and
+    budget n: `accuracy_<view>.budget_n` and `ce_<view>.budget_n` (the trained encoder),
+    the same under `untrained_` and `pixels_`; `bayes_accuracy_<view>`, `bayes_ce_<view>`
+    and `chance_<view>`."""
+    metrics: Metrics = {}
+    for view, short in SYMBOL_VIEWS.items():
+        if view not in result:
+            continue
+        res = result[view]
+        for who, prefix in (("trained", ""), ("untrained", "untrained_"), ("pixels", "pixels_")):
+            for score in ("accuracy", "ce"):
+                metrics[f"{prefix}{score}_{short}"] = {
+                    f"budget_{int(n)}": float(s[score]) for n, s in sorted(
+                        res[who].items(), key=lambda item: int(item[0]))
+                }  # fmt: skip
+        metrics[f"bayes_accuracy_{short}"] = float(res["bayes"]["accuracy"])
+        metrics[f"bayes_ce_{short}"] = float(res["bayes"]["ce"])
+        metrics[f"chance_{short}"] = float(res["chance"])
+    return metrics
+
+
 # The per-reader readouts of `evaluate_symbols` that become report metrics.
 SYMBOL_MEASURES = ("probe", "knn", "rules", "rules_from")
 
@@ -286,10 +436,31 @@ def symbol_metrics(
                     metrics[f"pixels_{measure}_{short}"] = _levels(res["pixels"][measure])
         metrics[f"bayes_{short}"] = _levels(res["bayes"])
     metrics["chance"] = _levels(result["full_image"]["trained"][pool]["chance"])
+    metrics.update(rules_share_metrics(result, pool))
     metrics["d_c_bits"] = theory["d_c_bits"]
     metrics["c_share"] = _levels(theory["c_share"])
     metrics["p_in_S"] = _levels(theory["p_in_S"])
     return metrics
+
+
+def rules_share_metrics(result: Mapping[str, Any], pool: str = "mean") -> Metrics:
+    """Per view, the share of the floor-to-Bayes gap that the trained encoder's class
+    through the rules from the level-1 probes closes (`rules_share`), the gap in binomial
+    standard errors at the floor (`rules_gap_se`) and whether it is readable
+    (`rules_readable`, 1 or 0; `maeid.evaluate.rules_share`). Empty without the floor."""
+    from maeid.evaluate.rules_share import rules_share
+
+    out: Metrics = {"rules_share": {}, "rules_gap_se": {}, "rules_readable": {}}
+    for view, short in SYMBOL_VIEWS.items():
+        res = result[view]
+        if "untrained" not in res:
+            return {}
+        share = rules_share(res["trained"][pool]["rules"][0], res["untrained"][pool]["rules"][0],
+                            res["bayes"][0], int(result["test"]))  # fmt: skip
+        out["rules_share"][short] = share.share
+        out["rules_gap_se"][short] = share.gap_se
+        out["rules_readable"][short] = float(share.readable)
+    return out
 
 
 def cell_theory(model, ratio: float, unit: int, patch: int) -> dict[str, Any]:
@@ -338,6 +509,8 @@ KNOWN_LATENT_EVALUATIONS: dict[
 ] = {
     "identifiability": identifiability,
     "symbols": symbols,
+    "information": information,
+    "class_probe": class_probe,
     **{name: _texture(name) for name in TEXTURE_MEASURES},
 }
 EVALUATIONS = (*KNOWN_LATENT_EVALUATIONS, *SUITE_MEASURES)

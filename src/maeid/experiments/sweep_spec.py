@@ -7,7 +7,7 @@ base: ../qt32.yaml               # training config (relative to this file), or i
 set:                             # overrides for every point (dotted keys)
   run.steps: 300
 grid:                            # the cartesian product of these is the sweep
-  mask_ratio: [0.25, 0.5, 0.75]  # shorthands: mask_ratio, mask_unit, seed
+  mask_ratio: [0.25, 0.5, 0.75]  # shorthands: mask_ratio, mask_unit, seed, study_seed
   mask_unit: [4, 16]
   seed: [0]
   model.depth: [2, 4]            # ... or any dotted config key
@@ -16,6 +16,10 @@ evaluate:                        # measurements after training, with options
 run: maeid.experiments.pipeline:train_and_evaluate   # optional: the function run per point
 launch: {nproc_per_node: 4}      # optional: train each point with torchrun on 4 GPUs
 ```
+
+`seed` sets `run.seed` (the weights, masks and data order); `study_seed` sets `run.seed`
+and `data.seed` together, so that seeds vary the training stream and the evaluations'
+probe and test images as well (`STUDY_SEED`).
 
 Each point's *run config* is `{"train": <resolved training config>, "evaluate": {...}}`;
 its sha256 (`config_hash`) is the run's identity in the results database and names its
@@ -44,6 +48,15 @@ AXIS_KEYS: dict[str, str] = {
     "mask_unit": "mask.unit",
     "seed": "run.seed",
 }
+# A study seed varies every random stream of a run but the grammar: `run.seed` (weights,
+# masks, data order, and the evaluations' probes, masks and floor) and `data.seed` (the
+# fresh training stream, the normalisation sample, the held-out loss and the
+# evaluations' probe and test images). `seed` alone keeps setting only `run.seed`, so the
+# hashes of specs written before stay those of their runs. The model's own seed
+# (`data.model_seed`, the grammar) is left fixed. A point records its study seed under
+# `seed` too, which the database and the report read as every sweep's seed.
+STUDY_SEED = "study_seed"
+STUDY_SEED_KEYS = ("run.seed", "data.seed")
 
 _SPEC_KEYS = {
     "name",
@@ -190,20 +203,24 @@ class SweepSpec:
         """
         resolve = resolve or resolve_train_config
         keys = list(self.grid)
+        shorthands = (*AXIS_KEYS, STUDY_SEED)
         for key in keys:
-            if key not in AXIS_KEYS and "." not in key:
+            if key not in shorthands and "." not in key:
                 raise ValueError(
-                    f"grid axis {key!r} is neither a shorthand ({', '.join(AXIS_KEYS)}) nor a "
+                    f"grid axis {key!r} is neither a shorthand ({', '.join(shorthands)}) nor a "
                     "dotted config key (e.g. model.depth); fix its name"
                 )
+        _check_study_seed(self.grid, self.overrides)
         points = []
         for values in itertools.product(*(self.grid[k] for k in keys)):
             params = dict(zip(keys, values, strict=True))
             config = copy.deepcopy(self.base)
             for key, value in self.overrides.items():
-                set_dotted(config, AXIS_KEYS.get(key, key), value)
+                _set_axis(config, key, value)
             for key, value in params.items():
-                set_dotted(config, AXIS_KEYS.get(key, key), value)
+                _set_axis(config, key, value)
+            if STUDY_SEED in params:
+                params["seed"] = params[STUDY_SEED]
             run_config = {"train": resolve(config), "evaluate": copy.deepcopy(self.evaluate)}
             if self.launch:
                 run_config["launch"] = dict(self.launch)
@@ -252,6 +269,24 @@ def mask_problem(train_config: Any) -> str | None:
     except ValueError as err:
         return str(err)
     return None
+
+
+def _set_axis(config: dict[str, Any], key: str, value: Any) -> None:
+    """Set a grid or `set` key: a shorthand's config key(s), or a dotted key itself."""
+    for target in STUDY_SEED_KEYS if key == STUDY_SEED else (AXIS_KEYS.get(key, key),):
+        set_dotted(config, target, value)
+
+
+def _check_study_seed(grid: Mapping[str, Any], overrides: Mapping[str, Any]) -> None:
+    """Refuse a spec that sets a study seed's streams twice, one way or another."""
+    if STUDY_SEED not in grid and STUDY_SEED not in overrides:
+        return
+    clashes = [k for k in (*grid, *overrides) if k == "seed" or k in STUDY_SEED_KEYS]
+    if clashes:
+        raise ValueError(
+            f"{STUDY_SEED} sets {' and '.join(STUDY_SEED_KEYS)} together; drop "
+            f"{sorted(set(clashes))} from the spec (or drop {STUDY_SEED})"
+        )
 
 
 def set_dotted(config: dict[str, Any], key: str, value: Any) -> None:
