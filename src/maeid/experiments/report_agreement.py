@@ -9,8 +9,10 @@ Two steps, in this order, because a model is held against the theory only once t
    theory's prediction for the run's (ratio, unit) and what training added (measured
    minus the untrained floor, visible tokens), with a bootstrap 95 % interval over seeds.
    Verdict: *agrees* when the interval lies above 0; *disagrees* when it does not (no
-   positive rank agreement); *untestable* when fewer than three runs are trained or the
-   prediction does not vary over the sweep (nothing to rank).
+   positive rank agreement); *untestable* when fewer than three runs are trained, or the
+   prediction takes fewer than `MIN_DISTINCT` distinct values over them (two values are
+   one comparison, which any quantity that differs between the two cells passes or
+   fails alike: no rank statistic).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from maeid.evaluate.intervals import Interval, spearman_interval
 from maeid.train.quality import TRAINED_EXCESS, under_trained
 
 EXCESS = "train.normalised_excess"
+MIN_DISTINCT = 3  # distinct values of the theory quantity a rank statistic needs
 
 
 def trained_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -111,6 +114,11 @@ def rank_agreement(
     gain = [r[keys[1]] - r[keys[2]] for r in trained]
     if max(predicted) - min(predicted) < 1e-9:
         return None, len(trained), len(under), "untestable: the prediction does not vary"
+    distinct = distinct_values(predicted)
+    if distinct < MIN_DISTINCT:
+        why = (f"untestable: the prediction takes {distinct} distinct values over the trained "
+               f"runs; a rank statistic needs at least {MIN_DISTINCT}")  # fmt: skip
+        return None, len(trained), len(under), why
     seeds = [r.get("seed", r["id"]) for r in trained]
     rho = spearman_interval(predicted, gain, seeds)
     if math.isnan(rho.low):
@@ -120,6 +128,16 @@ def rank_agreement(
     else:
         outcome = "disagrees (no positive rank agreement)"
     return rho, len(trained), len(under), outcome
+
+
+def distinct_values(values: Sequence[float], tolerance: float = 1e-9) -> int:
+    """How many distinct values `values` holds, those within `tolerance` of the last
+    distinct one counted once (a quantity averaged over masks varies in its last digits)."""
+    count, last = 0, None
+    for v in sorted(values):
+        if last is None or v - last > tolerance:
+            count, last = count + 1, v
+    return count
 
 
 def verdict_summary(rows: Sequence[dict[str, Any]], levels: Sequence[str]) -> str:

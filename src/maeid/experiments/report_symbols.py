@@ -18,6 +18,9 @@ and the theory's profile of the run's (ratio, unit): `d_c_bits`, `c_share.level_
 - whether trained encoders determine the class: the class through the root's rules from
   the level-1 probes (`rules_<view>.level_0`), beside its floors and the Bayes limits,
   and climbed from every deeper level (`rules_from_<view>.level_k`) where it was measured;
+- the pre-registered readouts (`maeid.experiments.report_readouts`): information per
+  level from probes (G), a class-only probe at two label budgets, and the rules readout
+  as a share of its floor-to-Bayes gap;
 - the class probe against the ratio per unit, beside the shape of the paper's Table 1.
 """
 
@@ -71,14 +74,18 @@ def symbols_sections(
     rows: Sequence[Row], runs: Sequence[RunRecord], out: Path, figures: list[Path]
 ) -> list[str]:
     """The rhm32 sections of a report, or none when no run measured `symbols`."""
+    from maeid.experiments.report_readouts import readouts_section
+
     levels = symbol_levels(rows)
+    readouts = readouts_section(rows)
     if not levels:
-        return []
+        return [readouts] if readouts else []
     return [
         accuracy_section(rows, runs, levels, out, figures),
         theory_profile_section(rows, levels),
         agreement_section(rows, levels),
         *([rules_section(rows)] if _measured(rows, "rules_full", "level_0") else []),
+        *([readouts] if readouts else []),
         class_section(rows, out, figures),
     ]
 
@@ -228,7 +235,8 @@ def agreement_section(rows: Sequence[Row], levels: Sequence[str]) -> str:
         "what training added (probe accuracy minus the untrained floor), with a bootstrap "
         "95 % interval over seeds; over all cells, then within each unit (across ratios). "
         "*agrees*: the interval lies above 0; *disagrees*: it does not; *untestable*: fewer "
-        "than three trained runs, one seed, or a quantity that does not vary.",
+        "than three trained runs, one seed, or a quantity that takes fewer than three "
+        "distinct values over them (two values are one comparison, not a ranking).",
     ]
     tracks: dict[str, list[str]] = defaultdict(list)
     for view, view_label in VIEWS.items():
