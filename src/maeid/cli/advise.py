@@ -14,7 +14,7 @@ import os
 from maeid.cli import advise_data
 from maeid.cli.help_format import ShowDefaults
 from maeid.hlvm.spec import GraphSpec
-from maeid.theory.advice import PAPER_RATIOS, RANKING_RULE, Advice, advise
+from maeid.theory.advice import INFORMATION_RULE, PAPER_RATIOS, RANKING_RULE, Advice, advise
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -86,11 +86,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the full table as JSON")
     p.add_argument("--threads", type=int, default=1, help="torch threads; 0 = torch's choice")
+    p.add_argument(
+        "--information",
+        action="store_true",
+        help="also show each cell's exact information per level (as maeid theory "
+        "--information): the share and value of the masked loss's information at or "
+        "above the target level; rhm32, or trees of invertible mechanisms such as qt32",
+    )
+    p.add_argument(
+        "--rank-by",
+        choices=("structure", "information"),
+        default="structure",
+        help="structure: the ranking above; information (implies --information): "
+        + INFORMATION_RULE,
+    )
+    p.add_argument(
+        "--images",
+        type=int,
+        default=None,
+        help="images per cell for --information (default: 2048 for rhm32, 256 for models "
+        "that need resampling)",
+    )
     advise_data.add_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    valued = args.information or args.rank_by == "information"
+    if args.data is not None and (valued or args.images is not None):
+        raise ValueError("--information, --rank-by information and --images are for --model "
+                         "or --quadtree; --data ranks by its own information profile")  # fmt: skip
     if args.data is not None:
         return advise_data.run_data(args, args.masks)
     for option in ("target_scale", "resolution"):
@@ -109,14 +134,21 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
         raise ValueError(f"--out {args.out} is a file; give a folder to write advice.png into")
     units = None if args.units is None else _numbers(args.units, int, "--units", "4,8,16")
+    if args.images is not None and (not valued or args.images < 2):
+        raise ValueError(f"--images {args.images}: give at least 2 images per cell, with "
+                         "--information or --rank-by information")  # fmt: skip
     advice = advise(
-        spec,
+        _model(args.model, args.quadtree) if valued else spec,
         args.target_level,
         ratios=_numbers(args.ratios, float, "--ratios", "0.5,0.75"),
         units=units,
         num_masks=args.masks,
         seed=args.seed,
         num_threads=args.threads or None,
+        information=valued,
+        rank_by=args.rank_by,
+        num_images=args.images,
+        progress=valued,
     )
     if args.json:
         print(json.dumps(advice.to_dict()))
@@ -138,12 +170,16 @@ def format_advice(advice: Advice, top: int) -> str:
         f"{'rank':>4} {'ratio':>5} {unit:>7} {f'share≤L{t}':>9} {f'P(none<L{t})':>12} "
         f"{'d_c mean':>8} {'[5%, 95%]':>10} {'masked':>7}",
     ]
+    if advice.with_information:
+        lines[1] += f" {f'info≤L{t}':>9} {f'V≤L{t}':>7}"
     for c in advice.ranked[:top]:
         spread = f"[{c.code_dim_q05:.0f}, {c.code_dim_q95:.0f}]"
         lines.append(
             f"{c.rank:>4} {c.ratio:>5g} {c.unit:>7d} {c.share:>9.3f} {c.p_none_below:>12.3f} "
             f"{c.code_dim:>8.1f} {spread:>10} {f'{c.masked_units}/{c.num_units}':>7}"
         )
+        if advice.with_information:
+            lines[-1] += f" {c.information_share:>9.3f} {c.information_value:>7.3f}"
     if len(advice.ranked) > top:
         lines.append(f"({len(advice.ranked) - top} more ranked cells: --top or --json)")
     if advice.impossible:
@@ -157,6 +193,16 @@ def format_advice(advice: Advice, top: int) -> str:
             + " (ranking rule: maeid advise --help)"
         )
     return "\n".join(lines)
+
+
+def _model(model: str | None, quadtree: str | None):
+    """The model with its mechanisms, which the information per level needs."""
+    from maeid.hlvm import load_model
+    from maeid.hlvm.model import HierarchicalModel
+
+    if quadtree is not None:
+        return HierarchicalModel(_spec(None, quadtree))
+    return load_model(model or "qt32")
 
 
 def _spec(model: str | None, quadtree: str | None) -> GraphSpec:

@@ -2,6 +2,7 @@
 
 maeid theory --model qt32 --ratios 0.1,0.25,0.5,0.75,0.9 --units 4,8,16 --out runs/theory
 maeid theory --model qt32 --masked x_0_0,x_0_1 --json
+maeid theory --model rhm32:m=32/4/2 --information --images 2048
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from maeid.cli.help_format import ShowDefaults
 from maeid.hlvm.spec import GraphSpec
 from maeid.output_path import check_output_dir
 from maeid.theory.identification import identify
-from maeid.theory.profile import theory_profile
-from maeid.theory.profile_table import format_profile_table
+from maeid.theory.profile import save_json, theory_profile
+from maeid.theory.profile_table import format_information_table, format_profile_table
 from maeid.theory.token_masks import default_patch_size
 
 
@@ -51,6 +52,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="analyse this one mask instead: comma-separated observed node names",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--information",
+        action="store_true",
+        help="also give, per cell, the value of each latent level's information to the "
+        "masked loss: V_l, the rise of the Bayes masked MSE when the visible evidence may "
+        "reach a masked patch only from inside its own level-(l+1) block rather than its "
+        "level-l block, and its share of plateau - Bayes, each with its standard error "
+        "(rhm32: exact belief propagation; trees of invertible mechanisms such as qt32: "
+        "nested resampling). --json puts it in each cell, --out in information.json",
+    )
+    p.add_argument(
+        "--images",
+        type=int,
+        default=None,
+        help="images per cell for --information, each under its own mask (default: 2048 "
+        "for rhm32, 256 for models that need resampling)",
+    )
     p.set_defaults(func=run)
 
 
@@ -59,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         check_output_dir(args.out)
     if args.masks < 1:
         raise ValueError(f"--masks {args.masks}: draw at least 1 mask per cell")
-    spec = load_spec(args.model)
+    model = _information_model(args)
+    spec = model.spec if model is not None else load_spec(args.model)
     if args.masked is not None:
         return _one_mask(spec, args)
     patch = args.patch
@@ -72,19 +91,72 @@ def run(args: argparse.Namespace) -> int:
     if bad := [r for r in ratios if not 0 < r < 1]:
         raise ValueError(f"--ratios {args.ratios!r}: {bad[0]:g} is outside (0, 1); use e.g. 0.75")
     profile = theory_profile(spec, ratios, units, args.masks, args.seed, patch, progress=True)
+    information = None
+    if model is not None:
+        from maeid.theory.information import profile_information
+
+        information = profile_information(model, profile, args.images, progress=True)
     if args.json:
-        print(json.dumps(profile.to_dict()))
+        out = profile.to_dict()
+        if information is not None:
+            for cell, info in zip(out["cells"], information, strict=True):
+                cell["information"] = None if info is None else info.to_dict()
+        print(json.dumps(out))
     else:
         print(format_profile_table(profile))
+        if information is not None:
+            print(format_information_table(profile, information))
     if args.out:
         from maeid.theory.plot import plot_level_composition  # matplotlib only when needed
 
         os.makedirs(args.out, exist_ok=True)
         profile.save(os.path.join(args.out, "theory.json"))
         plot_level_composition(profile, os.path.join(args.out, "theory_levels.png"))
+        written = ["theory.json", "theory_levels.png"]
+        if information is not None:
+            save_json(os.path.join(args.out, "information.json"),
+                      _information_json(profile, information))  # fmt: skip
+            written.append("information.json")
         if not args.json:
-            print(f"wrote {args.out}/theory.json and {args.out}/theory_levels.png")
+            print("wrote " + " and ".join(f"{args.out}/{name}" for name in written))
     return 0
+
+
+def _information_model(args: argparse.Namespace):
+    """The model --information needs (with its mechanisms), checked before any work; None
+    without the flag."""
+    if not args.information:
+        if args.images is not None:
+            raise ValueError(
+                f"--images {args.images} sets --information's images; add --information"
+            )
+        return None
+    if args.masked is not None:
+        raise ValueError("--information profiles ratio x unit cells; drop --masked to use it")
+    if args.images is not None and args.images < 2:
+        raise ValueError(
+            f"--images {args.images}: use at least 2 images per cell (a standard error needs 2)"
+        )
+    from maeid.hlvm import load_model
+    from maeid.theory.information import default_images
+
+    model = load_model(args.model)
+    default_images(model)  # refuses, with the reason, a model it cannot value
+    return model
+
+
+def _information_json(profile, information) -> dict[str, object]:
+    valid = [info for info in information if info is not None]
+    return {
+        "model": profile.model,
+        "patch_size": profile.patch_size,
+        "seed": profile.seed,
+        "images": valid[0].num_images if valid else None,
+        "cells": [
+            {"ratio": c.ratio, "unit": c.unit, "information": None if i is None else i.to_dict()}
+            for c, i in zip(profile.cells, information, strict=True)
+        ],
+    }
 
 
 def load_spec(model: str) -> GraphSpec:

@@ -15,6 +15,8 @@ exact_limits    Bayes R² given an ancestral set and the Bayes masked-patch loss
 belief_propagation
                 exact posteriors of the random-hierarchy model's symbols, Bayes accuracy
                 and Bayes masked-patch MSE (imported on demand)
+information     the value of each level's information to the masked loss: the Bayes loss
+                with the evidence confined to each level's blocks (imported on demand)
 
 >>> from maeid.hlvm import load_model
 >>> model = load_model("qt32")  # or its GraphSpec, `model.spec`

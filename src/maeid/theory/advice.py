@@ -11,6 +11,11 @@ how well it does:
 
 RANKING_RULE states the order. Cells that leave no visible or no masked unit are
 impossible: listed with the reason, never ranked.
+
+With `rank_by="information"` the cells are ranked first by the exact information per
+level (`maeid.theory.information`): the share of the reducible masked loss whose
+information lies at or above the target level (INFORMATION_RULE), and only then by
+RANKING_RULE. It needs a model with its mechanisms (rhm32, or a tree such as qt32).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from maeid.theory.profile import (
     ProfileCell,
@@ -29,6 +35,9 @@ from maeid.theory.profile import (
 )
 from maeid.theory.spec_like import SpecLike, as_spec
 from maeid.theory.token_masks import default_patch_size, token_grid
+
+if TYPE_CHECKING:  # information pulls in belief propagation: imported when asked for
+    from maeid.theory.information import LevelInformation
 
 PAPER_RATIOS = (0.1, 0.25, 0.5, 0.75, 0.9)  # the paper's Sweep A
 
@@ -43,6 +52,15 @@ RANKING_RULE = (
     "and probabilities are compared at 3 decimals and d_c at 1, as printed, so Monte "
     "Carlo noise does not split ties"
 )
+INFORMATION_RULE = (
+    "with --rank-by information, cells are ranked by (1) the share of the reducible masked "
+    "loss (plateau - Bayes) that needs information at or above the target level, the sum "
+    "of share_l over the levels l <= target, higher first; then (2) that information's "
+    "value in loss units, the sum of V_l over the same levels, higher first (of two cells "
+    "that need only such information, the one where it is worth more); both at 3 decimals, "
+    "as printed. Ties then follow the structural ranking"
+)
+RANK_BY = ("structure", "information")
 
 
 @dataclass(frozen=True)
@@ -63,14 +81,25 @@ class CellAdvice:
     masked_units: int | None
     num_units: int
     level_share: dict[int, float]  # mean share of c's members at each level
+    # Only when the information per level was asked for (None / NaN otherwise):
+    information: LevelInformation | None = None
+    information_share: float = float("nan")  # sum of share_l over levels <= target
+    information_value: float = float("nan")  # sum of V_l over levels <= target
 
     @property
     def possible(self) -> bool:
         return self.reason is None
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self, with_information: bool = False) -> dict[str, object]:
+        """As JSON; the information keys only `with_information` (a profile without it
+        reads as before)."""
         out: dict[str, object] = {}
         for key, value in self.__dict__.items():
+            if key in _INFORMATION_KEYS:
+                if not with_information:
+                    continue
+                if key == "information":
+                    value = None if value is None else value.to_dict()
             if key == "level_share":
                 value = {str(k): _finite(v) for k, v in value.items()}
             elif isinstance(value, float):
@@ -80,6 +109,9 @@ class CellAdvice:
         return out
 
 
+_INFORMATION_KEYS = ("information", "information_share", "information_value")
+
+
 @dataclass(frozen=True)
 class Advice:
     """The ranked cells (best first), then the impossible ones, and the profile behind them."""
@@ -87,6 +119,8 @@ class Advice:
     target_level: int
     cells: list[CellAdvice]
     profile: TheoryProfile
+    rank_by: str = "structure"
+    with_information: bool = False  # the cells carry the information per level
 
     @property
     def ranked(self) -> list[CellAdvice]:
@@ -109,9 +143,15 @@ class Advice:
         """Write `to_dict()` as JSON atomically."""
         save_json(path, self.to_dict())
 
+    @property
+    def rule(self) -> str:
+        if self.rank_by == "information":
+            return f"{INFORMATION_RULE}: {RANKING_RULE}"
+        return RANKING_RULE
+
     def to_dict(self) -> dict[str, object]:
         p = self.profile
-        return {
+        out: dict[str, object] = {
             "model": p.model,
             "target_level": self.target_level,
             "levels": p.levels,
@@ -120,9 +160,12 @@ class Advice:
             "units": p.units,
             "num_masks": p.num_masks,
             "seed": p.seed,
-            "rule": RANKING_RULE,
-            "cells": [c.to_dict() for c in self.cells],
+            "rule": self.rule,
+            "cells": [c.to_dict(self.with_information) for c in self.cells],
         }
+        if self.with_information:
+            out["rank_by"] = self.rank_by
+        return out
 
 
 def tiling_units(spec: SpecLike, patch_size: int | None = None) -> list[int]:
@@ -170,31 +213,84 @@ def advise(
     seed: int = 0,
     patch_size: int | None = None,
     num_threads: int | None = 1,
+    *,
+    information: bool = False,
+    rank_by: str = "structure",
+    num_images: int | None = None,
+    progress: bool = False,
 ) -> Advice:
     """Profile `spec` over ratios x units (default: the paper's ratios and every unit
-    that tiles the image) and rank the cells for `target_level` (see RANKING_RULE)."""
+    that tiles the image) and rank the cells for `target_level` (see RANKING_RULE).
+
+    `information` (implied by `rank_by="information"`, see INFORMATION_RULE) adds each
+    cell's information per level over `num_images` images; `spec` must then be the
+    model itself (`maeid.hlvm.load_model`), whose mechanisms it needs.
+    """
+    if rank_by not in RANK_BY:
+        raise ValueError(f"rank_by={rank_by!r} is unknown; use one of {', '.join(RANK_BY)}")
+    model = spec
     spec = as_spec(spec)
     check_target_level(spec, target_level)
     units = tiling_units(spec, patch_size) if units is None else [int(u) for u in units]
     check_units(spec, units, patch_size)
+    valued = None
+    if information or rank_by == "information":
+        from maeid.theory.information import default_images, profile_information
+
+        default_images(model)  # refuses a model it cannot value before any work
     profile = theory_profile(
         spec, ratios, units, num_masks, seed, patch_size, num_threads=num_threads
     )
-    return rank_cells(profile, target_level)
+    if information or rank_by == "information":
+        valued = profile_information(model, profile, num_images, progress=progress)
+    return rank_cells(profile, target_level, valued, rank_by)
 
 
-def rank_cells(profile: TheoryProfile, target_level: int) -> Advice:
-    """The cells of `profile` judged and ordered for `target_level`."""
+def rank_cells(
+    profile: TheoryProfile,
+    target_level: int,
+    information: list[LevelInformation | None] | None = None,
+    rank_by: str = "structure",
+) -> Advice:
+    """The cells of `profile` judged and ordered for `target_level`; `information`, one
+    per cell (None where impossible), is needed to rank by it."""
     if target_level not in profile.levels:
         raise ValueError(
             f"target level {target_level} is not one of the profile's levels {profile.levels}"
         )
+    if rank_by not in RANK_BY:
+        raise ValueError(f"rank_by={rank_by!r} is unknown; use one of {', '.join(RANK_BY)}")
+    if rank_by == "information" and information is None:
+        raise ValueError("ranking by information needs the cells' information per level")
     upto = profile.levels.index(target_level) + 1
-    judged = [_judge(cell, profile.levels, upto) for cell in profile.cells]
-    possible = sorted((c for c in judged if c.possible), key=lambda c: _sort_key(c, upto))
+    values = information or [None] * len(profile.cells)
+    judged = [
+        _with_information(_judge(cell, profile.levels, upto), info, target_level)
+        for cell, info in zip(profile.cells, values, strict=True)
+    ]
+    key = _information_key if rank_by == "information" else _sort_key
+    possible = sorted((c for c in judged if c.possible), key=lambda c: key(c, upto))
     ranked = [_with_rank(c, i + 1) for i, c in enumerate(possible)]
     impossible = [c for c in judged if not c.possible]
-    return Advice(target_level, ranked + impossible, profile)
+    return Advice(target_level, ranked + impossible, profile, rank_by, information is not None)
+
+
+def _with_information(
+    c: CellAdvice, info: LevelInformation | None, target_level: int
+) -> CellAdvice:
+    if info is None:
+        return c
+    value = sum(v for level, v in info.value.items() if level <= target_level)
+    return CellAdvice(**{**c.__dict__, "information": info,
+                         "information_share": info.share_at_or_above(target_level),
+                         "information_value": float(value)})  # fmt: skip
+
+
+def _information_key(c: CellAdvice, upto: int) -> tuple[float, ...]:
+    def rounded(v: float) -> float:
+        return -round(v, 3) if math.isfinite(v) else 0.0
+
+    return (rounded(c.information_share), rounded(c.information_value), *_sort_key(c, upto))
 
 
 def _judge(cell: ProfileCell, levels: list[int], upto: int) -> CellAdvice:
