@@ -163,6 +163,8 @@ class MaskedAutoencoder(nn.Module):
         self.decoder_pred = nn.Linear(decoder_embed_dim, patch_size**2 * in_chans)
 
         self.layout = MaskLayout(*self.grid_size, unit=mask_unit // patch_size)
+        # The layout's token indices, kept on the model's device (not saved in checkpoints).
+        self.register_buffer("unit_tokens", self.layout.unit_tokens, persistent=False)
         self.initialize_weights()
 
     def initialize_weights(self) -> None:
@@ -204,7 +206,7 @@ class MaskedAutoencoder(nn.Module):
         """The masks `forward` uses; without `noise`, drawn from torch's global RNG."""
         if noise is None:
             noise = sample_noise(batch, self.layout, generator=None, device=device)
-        return masks_from_noise(noise, self.layout, mask_ratio)
+        return masks_from_noise(noise, self.layout, mask_ratio, self.unit_tokens)
 
     # ---------------------------------------------------------------- encoder
     def forward_encoder(self, imgs: torch.Tensor, ids_keep: torch.Tensor | None) -> torch.Tensor:

@@ -11,7 +11,6 @@ removed (masked) token and 0 for a visible one.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import torch
@@ -99,8 +98,13 @@ def sample_noise(
     return torch.rand(batch, layout.num_units, generator=generator, device=device)
 
 
-def masks_from_noise(noise: torch.Tensor, layout: MaskLayout, ratio: float) -> MaskBatch:
-    """Masks from per-unit noise by argsort, exactly as the reference MAE does for unit 1."""
+def masks_from_noise(
+    noise: torch.Tensor, layout: MaskLayout, ratio: float, unit_tokens: torch.Tensor | None = None
+) -> MaskBatch:
+    """Masks from per-unit noise by argsort, exactly as the reference MAE does for unit 1.
+
+    `unit_tokens` is `layout.unit_tokens` already on the noise's device (the MAE keeps it
+    as a buffer, so a training step builds and copies nothing)."""
     if noise.ndim != 2 or noise.shape[1] != layout.num_units:
         raise ValueError(
             f"noise has shape {tuple(noise.shape)}; expected (batch, {layout.num_units}), "
@@ -110,7 +114,7 @@ def masks_from_noise(noise: torch.Tensor, layout: MaskLayout, ratio: float) -> M
     n = noise.shape[0]
     unit_shuffle = torch.argsort(noise, dim=1)  # ascending: small noise is kept
     k2 = layout.unit * layout.unit
-    tokens = _unit_tokens_on(layout, noise.device)
+    tokens = layout.unit_tokens.to(noise.device) if unit_tokens is None else unit_tokens
     ids_shuffle = tokens[unit_shuffle].reshape(n, layout.num_tokens)
     # ids_restore is the inverse permutation (what argsort(ids_shuffle) gives), built by a
     # scatter in O(L) rather than a second O(L log L) sort.
@@ -122,12 +126,6 @@ def masks_from_noise(noise: torch.Tensor, layout: MaskLayout, ratio: float) -> M
     return MaskBatch(
         mask=mask, ids_shuffle=ids_shuffle, ids_restore=ids_restore, num_visible=num_visible
     )
-
-
-@functools.lru_cache(maxsize=64)
-def _unit_tokens_on(layout: MaskLayout, device: torch.device) -> torch.Tensor:
-    """`layout.unit_tokens`, built and moved to `device` once, not at every forward."""
-    return layout.unit_tokens.to(device)
 
 
 def sample_masks(
