@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from maeid.cli import main
 from maeid.evaluate.class_probe import (
     MLPProbeConfig,
     check_budgets,
@@ -105,3 +106,14 @@ def test_the_rules_share_and_its_five_standard_error_rule():
     assert rules_share(0.5, 0.0, 1.0, 10).readable  # no binomial spread, a whole gap
     with pytest.raises(ValueError, match="accuracy lies in"):
         rules_share(1.2, 0.9, 1.0, 1000)
+
+
+@pytest.mark.parametrize("budgets", ["1000,x", "1000,3", ""])
+def test_the_cli_refuses_a_bad_budget_before_it_reads_or_writes_anything(tmp_path, capsys, budgets):
+    out = tmp_path / "out"
+    code = main(["evaluate", str(tmp_path / "missing.pt"), "--measure", "class_probe",
+                 "--class-budgets", budgets, "--out", str(out)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"--class-budgets {budgets!r}" in err and "e.g. 1000,8000" in err
+    assert not out.exists()
