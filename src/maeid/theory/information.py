@@ -356,10 +356,16 @@ def _tree_groups(spec: GraphSpec) -> list[np.ndarray]:
     index = {z: i for i, z in enumerate(spec.latents)}
     for j, x in enumerate(spec.observed):
         groups[n, j] = j
-        node = spec[x]
+        node, chain = spec[x], []
         while node.parents:
             node = spec[node.parents[0]]
             groups[node.level, j] = index[node.name]  # type: ignore[index]
+            chain.append(node.level)
+        if chain != list(range(n - 1, -1, -1)):
+            raise ValueError(
+                f"model {name!r}: {x}'s ancestors sit at levels {chain}; information per "
+                f"level needs one ancestor at each level {n - 1}, ..., 0"
+            )
     return list(groups)
 
 
@@ -407,15 +413,15 @@ def _tree_rows(
         spread[:, j] = ((reference[x] - reference[x].mean(0)) ** 2 * weight).sum(1)
         dims[j] = nested[x].shape[2]
     prior = spread.mean(0)
-    share = masked / (masked @ dims)[:, None]  # per node variance: per masked value
+    per_value = masked / (masked @ dims)[:, None]  # each node's weight: per masked value
     losses = np.zeros((rows, len(groups)))
     prior_weight = np.zeros((len(groups), nodes))
     for level, group in enumerate(groups):
         onehot = (group[:, None] == np.unique(group)[None, :]).astype(float)  # (nodes, blocks)
         block_seen = ((visible @ onehot) > 0).astype(float)  # (rows, blocks)
         blind = (block_seen @ onehot.T) == 0  # (rows, nodes): the node's block is all masked
-        losses[:, level] = (share * np.where(blind, prior, conditional)).sum(1)
-        prior_weight[level] = (share * blind).mean(0)
+        losses[:, level] = (per_value * np.where(blind, prior, conditional)).sum(1)
+        prior_weight[level] = (per_value * blind).mean(0)
     return _Rows(losses, prior_weight, spread)
 
 
