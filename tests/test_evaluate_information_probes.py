@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from maeid.cli import main
 from maeid.evaluate.information_probes import (
     evaluate_information,
     format_information,
@@ -181,3 +184,25 @@ def test_evaluate_information_reads_every_view_and_level_beside_both_floors():
         evaluate_information(encoder, model, norm(train.images), train.latents,
                              norm(test.images), test.latents, (mean,), (std,), 0.5, untrained,
                              views=("side",))  # fmt: skip
+
+
+def test_maeid_evaluate_measures_information_and_the_class_probe(tmp_path, capsys):
+    run, out = tmp_path / "run", tmp_path / "eval"
+    config = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+    assert main(["train", "--config", str(config), "--out", str(run), "--set", "run.steps=2",
+                 "--set", "data.model=rhm32:size=16,v=4,m=4,n_classes=4", "--set",
+                 "run.progress=false", "--set", "run.recon_every=0", "--set",
+                 "run.device=cpu"]) == 0  # fmt: skip
+    code = main(["evaluate", str(run), "--data", "synthetic", "--max-test", "60",
+                 "--max-train", "80", "--probe-epochs", "1", "--pool", "tokens",
+                 "--measure", "symbols,information,class_probe", "--class-budgets", "40,20",
+                 "--out", str(out), "--threads", "1", "--no-progress"])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "information per level (probe cross-entropy, nats; tokens readout)" in printed
+    assert "class-only probe (64 hidden units, tokens readout" in printed
+    assert "its share of the untrained floor's gap to Bayes" in printed
+    result = json.loads((out / "eval.json").read_text())
+    assert result["information"]["train"] == 80 and result["information"]["test"] == 60
+    assert result["class_probe"]["budgets"] == [20, 40]
+    assert set(result["class_probe"]["visible_tokens"]["pixels"]) == {"20", "40"}

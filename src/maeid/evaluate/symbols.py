@@ -357,6 +357,15 @@ def format_symbols(result: Mapping[str, object], pool: str = "mean") -> str:
             through = [f"{r['rules_from'][level]:.3f}" for r in readers]
             lines.append(f"      class through the rules from the level-{level} probes (trained "
                          f"/ untrained / pixels): {' / '.join(through)}")  # fmt: skip
+        if "untrained" in res:
+            from maeid.evaluate.rules_share import rules_share
+
+            share = rules_share(res["trained"][pool]["rules"][0],
+                                res["untrained"][pool]["rules"][0], res["bayes"][0],
+                                int(result["test"]))  # fmt: skip
+            lines.append(f"      its share of the untrained floor's gap to Bayes: "
+                         f"{share.share:.3f} (gap {share.gap_se:.1f} SE: "
+                         f"{'readable' if share.readable else 'not readable'})")  # fmt: skip
     if "masked_loss" in result:
         m = result["masked_loss"]
         lines.append(f"  held-out masked loss {m['loss']:.3f}: Bayes {m['bayes']:.3f}, plateau "
