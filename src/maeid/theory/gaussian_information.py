@@ -35,7 +35,7 @@ The losses are in-sample: the conditional variances of the covariance fitted to 
 same images, which a linear fit with many predictors makes too low, by a bias that falls
 as 1/N. Each cell therefore also carries its half-sample shift, the number from all the
 images minus the same from half of them: about how far the estimate still is below its
-infinite-sample value (on 10,000 Fashion-MNIST images at most 0.008 of the Bayes loss).
+infinite-sample value (on 10,000 Fashion-MNIST images, at most 0.008 for the Bayes loss).
 
 Masks are the MAE's (`maeid.theory.masking`, the unit grid of the cell): the standard
 error over masks comes from one value per mask; the one over images from bootstrap
