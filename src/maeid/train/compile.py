@@ -23,8 +23,11 @@ def cache_dir() -> Path:
 
 
 def compiled(net: nn.Module) -> nn.Module:
-    """`net` wrapped by torch.compile, with inductor's persistent caches switched on."""
+    """`net` wrapped by torch.compile, with inductor's persistent caches switched on.
+
+    `$MAEID_COMPILE_BACKEND` picks another dynamo backend (e.g. `eager`, which checks the
+    tracing without generating code: what the CPU smoke runs of the benchmarks use)."""
     os.environ.setdefault(CACHE_ENV, str(cache_dir()))
     os.environ.setdefault("TORCHINDUCTOR_FX_GRAPH_CACHE", "1")
     os.environ.setdefault("TORCHINDUCTOR_AUTOGRAD_CACHE", "1")
-    return torch.compile(net)
+    return torch.compile(net, backend=os.environ.get("MAEID_COMPILE_BACKEND", "inductor"))
