@@ -10,7 +10,7 @@
 - fp16: autocast to float16 with a dynamic loss scale (`GradScaler`): CUDA only.
 - auto: bf16 on a CUDA card that supports it, else fp16 on CUDA; fp32 on CPU. A CPU with
   native bf16 gets fp32 too until bf16 has passed the recipes' convergence check there
-  (`benchmarks/precision_convergence.sh`); `run.precision=bf16` opts in.
+  (`benchmarks/precision_convergence.py`); `run.precision=bf16` opts in.
 """
 
 from __future__ import annotations
