@@ -86,3 +86,21 @@ def test_init_from_refuses_another_architecture(tmp_path):
     with pytest.raises(ValueError, match="does not fit this config"):
         train(wider, tmp_path / "wider")
     assert not (tmp_path / "wider").exists()
+
+
+def test_the_cli_says_when_a_run_met_its_target(tmp_path, scripted_excess, capsys):
+    from maeid.cli import main
+
+    scripted_excess.extend([0.9, 0.2, 0.1])
+    args = ["train", "--config", str(TINY), "--out", str(tmp_path / "run")]
+    sets = ["data.n_train=64", "optim.batch_size=16", "run.steps=12", "run.recon_every=0",
+            "run.progress=false", "run.eval_every=2", "run.eval_images=32", "data.fresh=true",
+            "run.target_excess=0.25"]  # fmt: skip
+    sets = [a for s in sets for a in ("--set", s)]
+    assert main([*args, *sets]) == 0
+    assert (
+        "trained to step 4 (met run.target_excess: held-out excess 0.200)"
+        in capsys.readouterr().out
+    )
+    assert main([*args, *sets, "--resume"]) == 0
+    assert "met run.target_excess at step 4" in capsys.readouterr().out

@@ -27,8 +27,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Runs on one process, or one per device under torchrun (DDP). configs/*.yaml\n"
         "show the common keys; the run directory gets config.yaml (every key, resolved),\n"
         "metrics.jsonl, TensorBoard events, recon/step_*.png and checkpoints/last.pt.\n"
-        "run.precision: auto (bf16 on CUDA, fp32 on CPU), fp32, or bf16 (on CPU too: about\n"
-        "2x faster for ViT-S/16 on an AVX512-BF16 CPU, slower for qt32-sized models).\n\n"
+        "run.precision: auto (CUDA: bf16, or fp16 with a loss scale where bf16 is missing;\n"
+        "CPU: fp32), fp32, bf16 (on CPU: GEMMs in bf16, attention in fp32; pays only with\n"
+        "native bf16, AVX512-BF16 or AMX) or fp16 (CUDA). run.compile=true: torch.compile\n"
+        "with a persistent cache.\n\n"
+        "Training to a criterion: --set run.target_excess=0.25 stops at the first held-out\n"
+        "measure whose normalised excess over the exact Bayes loss is at or below 0.25\n"
+        "(synthetic data); run.steps is then the cap. Warm start: --set run.init_from=RUN\n"
+        "copies RUN's weights into a new run (its own optimiser, schedule and steps).\n\n"
         "Extending a run: --resume --set run.steps=N continues a run (finished or not) to N\n"
         "steps. The warm-up + cosine schedule is recomputed for the new end, as if the run\n"
         "had been planned for N steps: the lr goes back up to that schedule's value at the\n"
@@ -98,14 +104,24 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if not _is_main():
         return 0
-    if result.first_loss is None:
+    if result.first_loss is None and result.reached_target is not None:
+        excess = (result.quality or {}).get("normalised_excess", float("nan"))
+        print(
+            f"{result.out_dir} met run.target_excess at step {result.reached_target} "
+            f"(held-out excess {excess:.3f}); to train on, lower the target"
+        )
+    elif result.first_loss is None:
         print(
             f"{result.out_dir} has already done its {result.step} steps; to train on, "
             f"extend it: --resume --set run.steps=N (N > {result.step})"
         )
     else:
+        met = ""
+        if result.reached_target is not None:
+            excess = result.quality["normalised_excess"]
+            met = f" (met run.target_excess: held-out excess {excess:.3f})"
         print(
-            f"trained to step {result.step}: loss {result.first_loss:.4f} -> "
+            f"trained to step {result.step}{met}: loss {result.first_loss:.4f} -> "
             f"{result.last_loss:.4f}; checkpoint {result.out_dir / 'checkpoints' / 'last.pt'}"
         )
     return 0
