@@ -1,5 +1,7 @@
 """The second-order information profile (`maeid.theory.gaussian_information`)."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -206,3 +208,26 @@ def test_losses_are_in_the_mae_units_of_standardised_images():
     within = flat.var(0).mean() / flat.var()
     assert within < 0.8
     assert abs(cell.plateau.mean - within) < 3 * cell.plateau.se + 1e-3
+
+
+def test_the_command_prints_the_profile_and_writes_it(tmp_path, capsys):
+    from maeid.cli import main
+
+    images = sample(block_field(4), 2000, 4).astype(np.float32)  # no value beyond 4 px
+    np.savez(tmp_path / "set.npz", images=images)
+    argv = ["advise", "--data", str(tmp_path / "set.npz"), "--ratios", "0.5,0.9", "--units",
+            "2,8", "--target-scale", "8", "--masks", "8", "--bootstrap", "2"]  # fmt: skip
+    assert main([*argv, "--json", "--out", str(tmp_path / "out")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((tmp_path / "out" / "advice_data.json").read_text())
+    assert (tmp_path / "out" / "advice_data.png").stat().st_size > 0
+    assert printed["side"] == 16 and printed["target_scale"] == 8 and "linear" in printed["note"]
+    ranked = [c for c in printed["cells"] if c["possible"]]
+    assert [c["rank"] for c in ranked] == [1, 2, 3]
+    assert (ranked[0]["ratio"], ranked[0]["unit"]) == (0.5, 8)  # all its value lies beyond 8
+    assert all(c["beyond_target_share"]["mean"] < 0.15 for c in ranked[1:])  # estimate only
+    assert printed["cells"][-1]["reason"].startswith("masking ratio 0.9 leaves no visible")
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "second-order (Gaussian)" in text and "best: ratio 0.5, unit 8 px" in text
+    assert "impossible, not ranked:\n  ratio 0.9 x unit 8" in text
