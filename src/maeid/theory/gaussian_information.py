@@ -73,8 +73,9 @@ RANKING_RULE = (
 BOUND_NOTE = (
     "a second-order (Gaussian) profile: what an ideal linear predictor of the masked "
     "pixels gains from visible pixels at each distance, from the images' covariance. "
-    "Its losses bound the Bayes losses from above; it does not say what a nonlinear MAE "
-    "will learn"
+    "With the true covariance its losses would bound the Bayes losses from above (the "
+    "estimate from finitely many images is biased low: see its half-sample shift); it "
+    "does not say what a nonlinear MAE will learn"
 )
 
 
