@@ -1,11 +1,8 @@
-"""Writing results without ever leaving a half-written file: temp file, then os.replace."""
+"""Writing results without ever leaving a half-written file (through `maeid.atomic`)."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -13,41 +10,18 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from maeid import atomic  # noqa: E402
+
 
 def write_json(path: str | Path, obj: object) -> Path:
     """Write `obj` as indented JSON; non-finite floats become null (JSON has no inf/NaN)."""
     path = Path(path)
-    text = json.dumps(_finite(obj), indent=2) + "\n"
-    return _replace_with(path, text.encode())
+    return atomic.write_json(path, _finite(obj))
 
 
 def save_figure(fig: plt.Figure, path: str | Path, dpi: int = 120) -> Path:
     """Save a matplotlib figure as PNG atomically, then close it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def _replace_with(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic.save_figure(fig, path, dpi=dpi, bbox_inches="tight")
 
 
 def _finite(obj: object) -> object:

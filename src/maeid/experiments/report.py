@@ -25,7 +25,6 @@ Metric names the report understands (written by `maeid.experiments.pipeline`):
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import shutil
 from collections.abc import Sequence
@@ -33,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from maeid.atomic import write_text
 from maeid.experiments import paper_results
 from maeid.experiments.report_agreement import (
     agreement_section,
@@ -155,9 +155,7 @@ def build_report(
         _per_run_images_section(runs, out),
     ]
     path = out / "report.md"
-    tmp = out / ".report.md.tmp"
-    tmp.write_text("\n\n".join(sections).rstrip() + "\n")
-    os.replace(tmp, path)
+    write_text(path, "\n\n".join(sections).rstrip() + "\n")
     tables = [table for _, table_of, _ in EVALUATION_SECTIONS if (table := table_of(rows))]
     if not r2_levels(rows) and tables:
         headline = tables[0]  # e.g. an rhm32 sweep: symbol accuracy per level leads

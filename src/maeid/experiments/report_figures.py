@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from maeid.atomic import save_figure  # noqa: E402
 from maeid.experiments import paper_results  # noqa: E402
 
 Row = dict[str, Any]
@@ -330,12 +331,7 @@ def metric_named(rows: Sequence[Row], leaf: str) -> str | None:
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path, dpi=110, bbox_inches="tight")
 
 
 def shape_bias_vs_ratio(

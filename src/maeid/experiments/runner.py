@@ -27,7 +27,6 @@ import json
 import multiprocessing as mp
 import os
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -36,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from maeid import atomic
 from maeid.experiments.results_db import Claim, ResultsDB, RunRecord, finite_or_none
 from maeid.experiments.sweep_spec import SkippedPoint, SweepPoint, SweepSpec
 from maeid.output_path import check_output_dir
@@ -109,13 +109,9 @@ def register(
 def write_result(run_dir: Path, outcome: RunOutcome) -> None:
     """`run_dir/result.json`, written atomically."""
     result = {"metrics": finite_or_none(outcome.metrics), "artefacts": outcome.artefacts}
-    payload = json.dumps(result, indent=1, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".result-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        f.write(payload)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, run_dir / RESULT_FILE)
+    atomic.write_text(
+        run_dir / RESULT_FILE, json.dumps(result, indent=1, allow_nan=False), fsync=True
+    )
 
 
 def read_result(run_dir: Path) -> RunOutcome | None:

@@ -18,7 +18,6 @@ with `force` (for `hf`, only a directory that holds a `config.json`).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -28,6 +27,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from maeid import atomic
 from maeid.mae.checkpoint import HF_DECODER_FLAT, HF_FLAT, HF_LAYER_HUB
 from maeid.mae.model import MaskedAutoencoder
 
@@ -169,8 +169,10 @@ def export_hf(
     def write(directory: Path) -> None:
         from safetensors.torch import save_file
 
-        (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-        save_file(state, str(directory / "model.safetensors"), metadata={"format": "pt"})
+        atomic.write_json(directory / "config.json", config)
+        # safetensors makes its file owner-only; atomic_path gives it the umask's mode.
+        with atomic.atomic_path(directory / "model.safetensors", suffix=".safetensors") as tmp:
+            save_file(state, str(tmp), metadata={"format": "pt"})
 
     _replace_dir(out, write)
     return out
@@ -189,18 +191,7 @@ def export_reference(
         "model_args": dict(model.config),
         "mask_ratio": mask_ratio,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _mode(0o666))
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic.torch_save(payload, out)
     return out
 
 
@@ -230,13 +221,6 @@ def _check_ratio(ratio: float) -> None:
         raise ValueError(f"mask ratio {ratio} must lie in (0, 1)")
 
 
-def _mode(full: int) -> int:
-    """`full` less the umask: temporary files are private, the export is not."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return full & ~umask
-
-
 def _replace_dir(out: Path, write: Callable[[Path], None]) -> None:
     """Fill a fresh temporary directory beside `out`, then rename it into place."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -244,7 +228,7 @@ def _replace_dir(out: Path, write: Callable[[Path], None]) -> None:
     old = None
     try:
         write(tmp)
-        os.chmod(tmp, _mode(0o777))
+        os.chmod(tmp, atomic.dir_mode())  # mkdtemp makes it private; the export is not
         if out.exists():  # check_target allowed the replacement
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
             os.replace(out, old / "export")

@@ -4,7 +4,6 @@ how the cells rank for a target level (`maeid advise`)."""
 from __future__ import annotations
 
 import os
-import tempfile
 
 import matplotlib
 
@@ -12,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from maeid.atomic import save_figure  # noqa: E402
 from maeid.theory.advice import Advice  # noqa: E402
 from maeid.theory.profile import TheoryProfile  # noqa: E402
 
@@ -136,13 +136,4 @@ def _fmt(v: float, is_code_dim: bool) -> str:
 
 
 def _save(fig: plt.Figure, path: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, dpi=120, format="png")

@@ -9,9 +9,7 @@ and renamed over the old one, so a crash mid-write leaves the previous checkpoin
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from maeid import atomic
 from maeid.mae.safe_load import load_torch_file
 from maeid.train.config import TrainConfig, from_dict
 
@@ -27,19 +26,7 @@ FORMAT = "maeid-mae-checkpoint-v1"
 
 def save_atomic(obj: Any, path: str | Path) -> Path:
     """torch.save `obj` to `path` through a temp file + os.replace (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic.torch_save(obj, path)
 
 
 def rng_state(mask_generator: torch.Generator | None = None) -> dict[str, Any]:

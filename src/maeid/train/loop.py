@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from maeid import atomic
 from maeid.data import EpochBatches
 from maeid.data.fresh import FreshBatches
 from maeid.mae import MaskedAutoencoder, build_mae
@@ -110,9 +110,7 @@ def _seed_everything(seed: int) -> None:
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic.write_text(path, text)
 
 
 @dataclass

@@ -8,12 +8,12 @@ the logs read as one uninterrupted run.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from maeid.atomic import write_text
 from maeid.progress import tqdm
 
 
@@ -23,9 +23,7 @@ def truncate_metrics(path: Path, last_step: int) -> None:
         return
     keep = [line for line in path.read_text().splitlines() if line.strip()]
     keep = [line for line in keep if json.loads(line).get("step", 0) <= last_step]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(line + "\n" for line in keep))
-    os.replace(tmp, path)
+    write_text(path, "".join(line + "\n" for line in keep))
 
 
 class Monitor:

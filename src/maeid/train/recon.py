@@ -12,8 +12,6 @@ a guess, and the figure says so.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from maeid.atomic import save_figure  # noqa: E402
 from maeid.data.transforms import denormalize  # noqa: E402
 
 
@@ -98,14 +97,5 @@ def save_reconstruction_grid(
             ax.set_yticks([])
     fig.suptitle(title, fontsize=8)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    save_figure(fig, path, close=False, dpi=100)
     return fig
