@@ -12,6 +12,7 @@ import json
 import os
 
 from maeid.cli import advise_data
+from maeid.cli.counts import count
 from maeid.cli.help_format import ShowDefaults
 from maeid.hlvm.spec import GraphSpec
 from maeid.theory.advice import INFORMATION_RULE, PAPER_RATIOS, RANKING_RULE, Advice, advise
@@ -72,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--masks",
-        type=int,
+        type=count,
         default=None,
         help="masks drawn per (ratio, unit); default 2000 (with --data: "
         f"{advise_data.DEFAULT_MASKS})",

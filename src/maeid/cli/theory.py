@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 
+from maeid.cli.counts import count
 from maeid.cli.help_format import ShowDefaults
 from maeid.hlvm.spec import GraphSpec
 from maeid.output_path import check_output_dir
@@ -43,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--patch", type=int, default=None, help="ViT patch in pixels (default: the leaf block)"
     )
-    p.add_argument("--masks", type=int, default=2000, help="masks drawn per (ratio, unit)")
+    p.add_argument("--masks", type=count, default=2000, help="masks drawn per (ratio, unit)")
     p.add_argument("--seed", type=int, default=0, help="seed of the mask generator")
     p.add_argument("--out", default=None, help="write theory.json and theory_levels.png here")
     p.add_argument(

@@ -23,6 +23,12 @@ from maeid.hlvm.spec import GraphSpec, Node, SpecError
 # shares are about root 50%, level 1 18%, level 2 19%, pixel noise 13%
 # (`maeid synth --model qt32` prints the table).
 DEFAULT_NOISE_SCALE = 0.3
+# The largest leaf grid `quadtree_of_depth` builds. Its cost grows faster than the nodes:
+# for 512,4,7 (128x128 leaves, 21,845 nodes) building took 13 s and the profile 2.3 ms a
+# mask, so `maeid advise` with its defaults takes a few minutes; 1024,4,8 (4x the nodes)
+# took minutes to build and 12x as long per mask.
+MAX_GRID = 128
+MAX_SKETCH_LEAVES = MAX_GRID * MAX_GRID
 
 
 def quadtree_spec(
@@ -132,6 +138,15 @@ def quadtree_of_depth(image_size: int, leaf: int, levels: int, channels: int = 1
             "leaf size that divides the image size"
         )
     grid = image_size // leaf
+    if grid * grid > MAX_SKETCH_LEAVES:
+        fits = [g for g in range(MAX_GRID, 0, -1) if image_size % g == 0]
+        g = next((g for g in fits if 1 + _twos(g) >= levels), fits[0])  # keep the levels
+        raise SpecError(
+            f"quadtree {image_size},{leaf},{levels}: a {grid}x{grid} grid of {grid * grid:,} "
+            f"leaves is more than the theory handles in minutes (at most {MAX_SKETCH_LEAVES:,}, "
+            f"a {MAX_GRID}x{MAX_GRID} grid); use larger leaves, e.g. "
+            f"{image_size},{image_size // g},{min(levels, 1 + _twos(g))}"
+        )
     deepest = 1 + _twos(grid)  # the root may take any branching, each level below halves
     if levels > deepest:
         raise SpecError(
