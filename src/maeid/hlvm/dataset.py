@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from maeid.atomic import atomic_path
 from maeid.hlvm.model import HierarchicalModel, Sample
 from maeid.hlvm.random_hierarchy import RandomHierarchy, is_rhm_name, load_rhm
 from maeid.hlvm.yaml_spec import dump_yaml, spec_from_yaml
 
 FORMAT_VERSION = 1
+# How a zip archive (every .npz) begins: a first entry, or the end record of an empty one.
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 
 
 def save_dataset(
@@ -55,15 +58,8 @@ def save_dataset(
     arrays.update({f"latent:{k}": sample.latents[k] for k in spec.latents})
     arrays.update({f"noise:{k}": v for k, v in sample.noises.items()})
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a dataset is not
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
     return path
 
 
@@ -74,12 +70,18 @@ def load_dataset(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no dataset at {path}")
-    with np.load(path, allow_pickle=False) as archive:
-        if "model_json" not in archive.files:
-            raise ValueError(f"{path} is not a maeid dataset (no model_json); write one with "
-                             "`maeid synth`")  # fmt: skip
-        header = json.loads(str(archive["model_json"]))
-        arrays = {k: archive[k] for k in archive.files if k != "model_json"}
+    _check_is_zip(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if "model_json" not in archive.files:
+                raise ValueError(f"{path} is not a maeid dataset (no model_json); write one "
+                                 "with `maeid synth`")  # fmt: skip
+            header = json.loads(str(archive["model_json"]))
+            arrays = {k: archive[k] for k in archive.files if k != "model_json"}
+    except (zipfile.BadZipFile, EOFError, OSError) as err:  # cut short after the header
+        raise ValueError(
+            f"{path} is a damaged .npz ({err}); write it again with `maeid synth`"
+        ) from None
     if header.get("format") != FORMAT_VERSION:
         raise ValueError(f"{path} has dataset format {header.get('format')}, "
                          f"this maeid reads {FORMAT_VERSION}")  # fmt: skip
@@ -109,7 +111,32 @@ def load_dataset(
     )
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def model_source(path: str | os.PathLike[str]) -> str | None:
+    """How a dataset's model was built, from the header alone: its name (`qt32`, with
+    knobs for rhm32) or YAML path, and its model seed; None if the file does not say."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        _check_is_zip(path)
+        with np.load(path, allow_pickle=False) as archive:
+            header = json.loads(str(archive["model_json"]))
+    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile):
+        return None
+    builder = header.get("builder") or {}
+    source = builder.get("name") or builder.get("yaml")
+    return f"{source} (model seed {header['config']['seed']})" if source else None
+
+
+def _check_is_zip(path: Path) -> None:
+    """Refuse a file that is not a zip archive before numpy, which takes anything else for
+    a pickle and suggests loading it unsafely."""
+    with path.open("rb") as f:
+        head = f.read(4)
+    if not head:
+        raise ValueError(f"{path} is empty (0 bytes); write the dataset again with `maeid synth`")
+    if head not in ZIP_MAGICS:
+        raise ValueError(
+            f"{path} is not a .npz archive (it does not start as a zip file); pass a dataset "
+            "written by `maeid synth`"
+        )

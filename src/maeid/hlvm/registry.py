@@ -43,6 +43,12 @@ def load_spec(name_or_path: str | os.PathLike[str]) -> GraphSpec:
         return load_rhm(key).spec
     if key in BUILDERS:
         return BUILDERS[key]()
+    if key.endswith(".npz"):
+        from maeid.hlvm.dataset import model_source  # the dataset module imports this one
+
+        source = model_source(key)
+        instead = f"the model it was drawn from, {source}" if source else "a model name (qt32)"
+        raise ValueError(f"{key} is a .npz dataset, not a model; pass {instead} or a YAML path")
     if key.endswith((".yaml", ".yml")) or os.sep in key or Path(key).exists():
         return load_yaml(key)
     raise ValueError(

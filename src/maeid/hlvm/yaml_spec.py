@@ -41,7 +41,11 @@ def load_yaml(path: str | os.PathLike[str]) -> GraphSpec:
         raise FileNotFoundError(
             f"no model file at {path}; give a builder name (qt32) or an existing YAML path"
         )
-    text = path.read_text()
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise SpecError(f"{path} is not a text file; a model is a YAML file or a name such as "
+                        "qt32")  from None  # fmt: skip
     default_name = path.stem
     return spec_from_yaml(text, default_name=default_name, source=str(path))
 
