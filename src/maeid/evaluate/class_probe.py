@@ -136,10 +136,11 @@ def _scores(head: nn.Module, x: torch.Tensor, y: torch.Tensor) -> ProbeScore:
 def bayes_class_score(posterior: np.ndarray, classes: np.ndarray) -> dict[str, float]:
     """Accuracy and cross-entropy (nats) of the exact class posterior (N, n_classes)."""
     posterior, classes = np.asarray(posterior), np.asarray(classes).reshape(-1)
-    picked = posterior[np.arange(len(classes)), classes]
+    # A normalised probability of 1 may round a hair above 1: clipped, its loss is 0.
+    picked = np.clip(posterior[np.arange(len(classes)), classes], 1e-300, 1.0)
     return {
         "accuracy": float((posterior.argmax(1) == classes).mean()),
-        "ce": float(-np.log(np.maximum(picked, 1e-300)).mean()),
+        "ce": float(-np.log(picked).mean()),
     }
 
 

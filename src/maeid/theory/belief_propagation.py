@@ -191,7 +191,8 @@ def true_symbol_log_loss(posterior: TreePosterior, symbols: list[np.ndarray]) ->
         if truth.shape != probs.shape[:-1]:
             raise ValueError(f"symbols of shape {truth.shape} for posteriors {probs.shape}")
         picked = np.take_along_axis(probs, truth[..., None], -1)[..., 0]
-        losses.append(-np.log(np.maximum(picked, _TINY)).reshape(len(picked), -1).mean(1))
+        picked = np.clip(picked, _TINY, 1.0)  # a normalised 1 may round a hair above 1
+        losses.append(-np.log(picked).reshape(len(picked), -1).mean(1))
     return losses
 
 
