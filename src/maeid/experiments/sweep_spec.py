@@ -307,9 +307,9 @@ def resolve_train_config(config: dict[str, Any]) -> dict[str, Any]:
     Resolving fills in every default, so two specs that spell the same run differently
     get the same hash, and a typo in a grid key fails here, before any training.
     """
-    from maeid.train.config import from_dict, to_dict
+    from maeid.train.config import from_dict, identity
 
-    return to_dict(from_dict(config).validate())
+    return identity(from_dict(config).validate())
 
 
 def _load_base(raw: Mapping[str, Any], where: Path | None, src: str) -> dict[str, Any]:
