@@ -31,7 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("db", type=Path, help="results database written by `maeid sweep`")
-    p.add_argument("--out", type=Path, help="output folder (default: DB_DIR/report)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="output folder (default: DB_DIR/DB_STEM-report, e.g. "
+        "runs/qt32-report for runs/qt32.db)",
+    )
     p.add_argument("--sweep", help="only this sweep's runs (default: every run in the DB)")
     p.set_defaults(func=run)
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from maeid.experiments.dry_run import planned_runs
 from maeid.experiments.results_db import ResultsDB
-from maeid.experiments.runner import default_out_dir, harvest, run_sweep
-from maeid.experiments.runner import register as register_points
-from maeid.experiments.slurm import SlurmOptions, describe_jobs, pending_runs, submit
+from maeid.experiments.runner import default_out_dir, run_sweep
+from maeid.experiments.slurm import SlurmOptions, describe_jobs, submit
 from maeid.experiments.sweep_spec import SkippedPoint, SweepSpec
 from maeid.output_path import check_output_dir, check_output_file
 
@@ -66,8 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--dry-run",
         action="store_true",
-        help="list what would run (for slurm: the job array and its resources); registers the "
-        "grid's points in the database as pending but trains and submits nothing",
+        help="list what would run (for slurm: the job array and its resources) beside what "
+        "the database holds; writes nothing (no database, no folder)",
     )
     p.add_argument("--retry-failed", action="store_true", help="run failed points again")
     g = p.add_argument_group("slurm launcher (submitit)")
@@ -84,13 +86,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--cpus-per-task", type=int, default=8)
     g.add_argument("--mem-gb", type=int, default=32)
     g.add_argument("--parallel", type=int, default=64, help="array tasks running at once")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, on_interrupt=resume_hint)
 
 
 def run(args: argparse.Namespace) -> int:
     spec = SweepSpec.from_yaml(args.spec)
-    out_dir = check_output_dir(args.out or default_out_dir(spec, args.db))
-    check_output_file(args.db, "--db")
+    writes = not args.dry_run  # a dry run may look at a folder it could not write to
+    out_dir = check_output_dir(args.out or default_out_dir(spec, args.db), writable=writes)
+    check_output_file(args.db, "--db", writable=writes)
+    if writes and args.db.exists() and not os.access(args.db, os.W_OK):
+        raise ValueError(f"--db {args.db} is read-only; make it writable or pick another --db")
     for option in ("workers", "time_min", "gpus_per_node", "cpus_per_task", "mem_gb", "parallel"):
         if getattr(args, option) < 1:
             flag = "--" + option.replace("_", "-")
@@ -102,11 +107,16 @@ def run(args: argparse.Namespace) -> int:
         return _slurm(args, spec, out_dir, plan)
     if args.dry_run:
         return _local_dry_run(args, spec, out_dir, plan)
+    workers = args.workers
+    if workers > max(len(plan[0]), 1):  # a worker process with no point would only start up
+        workers = max(len(plan[0]), 1)
+        print(f"--workers {args.workers}: the sweep has {len(plan[0])} point(s) to run, so "
+              f"{workers} worker(s)", file=sys.stderr)  # fmt: skip
     summary = run_sweep(
         spec,
         args.db,
         out_dir=out_dir,
-        workers=args.workers,
+        workers=workers,
         threads=args.threads,
         retry_failed=args.retry_failed,
     )
@@ -125,8 +135,8 @@ def _slurm(args: argparse.Namespace, spec: SweepSpec, out_dir: Path, plan) -> in
         array_parallelism=args.parallel,
     )
     if args.dry_run:
-        with ResultsDB(args.db) as db:
-            print(describe_jobs(spec, pending_runs(spec, db, out_dir, plan=plan), options))
+        runs = planned_runs(plan[0], args.db, out_dir)
+        print(describe_jobs(spec, [r for r in runs if r.will_run(args.retry_failed)], options))
         _print_skipped(plan[1], sys.stdout)
         return 0
     with ResultsDB(args.db) as db:
@@ -140,18 +150,22 @@ def _slurm(args: argparse.Namespace, spec: SweepSpec, out_dir: Path, plan) -> in
 
 
 def _local_dry_run(args: argparse.Namespace, spec: SweepSpec, out_dir: Path, plan) -> int:
-    with ResultsDB(args.db) as db:
-        register_points(spec, db, out_dir, plan=plan)
-        harvest(db, spec.name)
-        runs = db.runs(spec.name)
+    runs = planned_runs(plan[0], args.db, out_dir)
     skipped = f" and {len(plan[1])} impossible cell(s), skipped" if plan[1] else ""
     print(f"# sweep {spec.name}: {len(runs)} point(s){skipped}, run function {spec.run}")
     for run in runs:
-        axes = " ".join(f"{k}={v}" for k, v in run.params.items())
-        todo = "skip" if run.status == "done" else "run"
-        print(f"{todo:4s} run {run.id} [{run.status}] {axes} -> {run.run_dir}")
+        todo = "run" if run.will_run(args.retry_failed) else "skip"
+        name = "new run" if run.id is None else f"run {run.id}"
+        print(f"{todo:4s} {name} [{run.status}] {run.describe()} -> {run.run_dir}")
     _print_skipped(plan[1], sys.stdout)
     return 0
+
+
+def resume_hint(args: argparse.Namespace) -> str:
+    """After Ctrl-C: the same command goes on where this one stopped."""
+    return "finished runs are kept; to go on, run the same command again: maeid " + shlex.join(
+        args.argv
+    )
 
 
 def _print_skipped(skipped: Sequence[SkippedPoint], stream: TextIO) -> None:

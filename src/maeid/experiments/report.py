@@ -101,6 +101,12 @@ class Report:
     verdict: str = ""  # runs trained, and the theory's verdict per level, in words
 
 
+def default_report_dir(db_path: str | Path) -> Path:
+    """`DB_DIR/<db stem>-report`: databases side by side get reports side by side."""
+    db_path = Path(db_path).resolve()
+    return db_path.parent / f"{db_path.stem}-report"
+
+
 def build_report(
     db_path: str | Path,
     out_dir: str | Path | None = None,
@@ -118,9 +124,9 @@ def build_report(
         raise ValueError(f"{db_path} is a folder; pass the database file `maeid sweep --db` wrote")
     if not db_path.is_file():
         raise FileNotFoundError(f"results database {db_path} not found; run `maeid sweep` first")
-    out = Path(out_dir) if out_dir is not None else db_path.resolve().parent / "report"
+    out = Path(out_dir) if out_dir is not None else default_report_dir(db_path)
     check_output_dir(out)
-    with ResultsDB(db_path) as db:  # read everything before writing anything
+    with ResultsDB(db_path, read_only=True) as db:  # read everything before writing anything
         if sweep is not None and sweep not in db.sweeps():
             raise ValueError(
                 f"no sweep {sweep!r} in {db_path}; it holds {db.sweeps()}, pass one to --sweep"

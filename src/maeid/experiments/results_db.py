@@ -213,11 +213,29 @@ def _check_is_sqlite(path: Path) -> None:
         )
 
 
+def _connect_read_only(path: Path, timeout_s: float) -> sqlite3.Connection:
+    if not path.is_file():
+        raise FileNotFoundError(f"results database {path} not found; run `maeid sweep` first")
+    # A WAL database keeps its -wal file while any connection is open. With none open
+    # (no -wal), `immutable` reads the file as it is without making -wal/-shm beside it,
+    # which a read-only connection would otherwise leave behind (or fail to make in a
+    # read-only folder). With a writer live, read through its WAL as usual.
+    live = path.with_name(path.name + "-wal").exists()
+    uri = f"{path.absolute().as_uri()}?mode=ro" + ("" if live else "&immutable=1")
+    conn = sqlite3.connect(uri, uri=True, timeout=timeout_s, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
 class ResultsDB:
     """The sweep results database at `path` (created on first use).
 
     Every public method is one transaction, so each is atomic on its own. One instance
     per process: sqlite3 connections are not shared across processes.
+
+    `read_only` (the report, a dry run) opens an existing database without changing a
+    byte of it or creating anything beside it; a SQLite file of another program is
+    refused either way, before anything is written to it.
     """
 
     def __init__(
@@ -226,6 +244,7 @@ class ResultsDB:
         *,
         stale_after_s: float = 120.0,
         timeout_s: float = 60.0,
+        read_only: bool = False,
     ):
         self.path = Path(path)
         if self.path.parent and not self.path.parent.exists():
@@ -235,10 +254,17 @@ class ResultsDB:
             )
         _check_is_sqlite(self.path)
         self.stale_after_s = stale_after_s
+        self.read_only = read_only
+        if read_only:
+            self._conn = _connect_read_only(self.path, timeout_s)
+            self._check_ours()
+            self._check_version()
+            return
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is
         # exactly what the code says it is.
         self._conn = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
         self._conn.row_factory = sqlite3.Row
+        self._check_ours()  # before WAL mode or the schema touch a foreign file
         self._conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
         self._enable_wal(timeout_s)
         self._conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints in WAL
@@ -263,13 +289,30 @@ class ResultsDB:
                     raise
                 time.sleep(0.02)
 
+    def _check_ours(self) -> None:
+        """Refuse a SQLite database with tables but not ours (another program's file)."""
+        try:
+            rows = self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            tables = {row[0] for row in rows}
+        except sqlite3.DatabaseError as err:
+            self._conn.close()
+            raise ValueError(f"{self.path} cannot be read as SQLite ({err}); pass the --db "
+                             "file that `maeid sweep` wrote, or a new path") from None  # fmt: skip
+        if (tables or self.read_only) and not {"meta", "runs"} <= tables:
+            self._conn.close()
+            held = f"its tables: {', '.join(sorted(tables))}" if tables else "it is empty"
+            raise ValueError(
+                f"{self.path} is a SQLite database but not a maeid results database ({held}); "
+                "pass the --db file that `maeid sweep` wrote, or a new path"
+            )
+
     def _check_version(self) -> None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None:
+        if row is None and not self.read_only:
             self._conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
             )
-        elif int(row["value"]) != SCHEMA_VERSION:
+        elif row is not None and int(row["value"]) != SCHEMA_VERSION:
             raise ValueError(
                 f"{self.path} has results schema version {row['value']}, this maeid reads "
                 f"version {SCHEMA_VERSION}; use a new --db file"

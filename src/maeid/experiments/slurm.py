@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from maeid.experiments.dry_run import PlannedRun
 from maeid.experiments.results_db import ResultsDB, RunRecord
 from maeid.experiments.runner import (
     RunContext,
@@ -74,15 +76,19 @@ def pending_runs(
     return [run for run in db.runs(spec.name) if run.status == "pending" or db.is_abandoned(run)]
 
 
-def describe_jobs(spec: SweepSpec, runs: list[RunRecord], options: SlurmOptions) -> str:
-    """The dry-run listing: the executor parameters, then one line per array task."""
+def describe_jobs(
+    spec: SweepSpec, runs: Sequence[RunRecord | PlannedRun], options: SlurmOptions
+) -> str:
+    """The dry-run listing: the executor parameters, then one line per array task (a run
+    the database does not hold yet shows as `new run`)."""
     lines = [f"# sweep {spec.name}: {len(runs)} run(s) to submit as one SLURM job array"]
     params = options.executor_parameters(f"maeid-{spec.name}")
     lines += [f"#   {key} = {value}" for key, value in params.items()]
     lines.append(f"#   function = {spec.run}")
     for index, run in enumerate(runs):
         axes = " ".join(f"{k}={v}" for k, v in run.params.items())
-        lines.append(f"task {index}: run {run.id} [{run.config_hash[:12]}] {axes} -> {run.run_dir}")
+        name = "new run" if run.id is None else f"run {run.id}"
+        lines.append(f"task {index}: {name} [{run.config_hash[:12]}] {axes} -> {run.run_dir}")
     return "\n".join(lines)
 
 
