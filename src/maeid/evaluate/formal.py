@@ -32,13 +32,13 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from maeid.evaluate.identifiability import predicted_r2, summarise_r2
 from maeid.evaluate.mcc import mcc
 from maeid.evaluate.regression import RegressorConfig, latent_r2, latent_r2_interval
 from maeid.hlvm.model import HierarchicalModel, Sample
 from maeid.hlvm.spec import GraphSpec
+from maeid.progress import tqdm
 from maeid.theory.exact_limits import r2_limits
 from maeid.theory.identification import Identification, identify
 from maeid.theory.profile import cell_masks

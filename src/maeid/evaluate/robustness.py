@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from maeid.data.transforms import normalize
 from maeid.evaluate.corruptions import CORRUPTIONS, SEVERITIES, corrupt
 from maeid.evaluate.probe import top1
+from maeid.progress import tqdm
 
 
 def corruption_accuracy(

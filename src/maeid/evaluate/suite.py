@@ -44,12 +44,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from maeid.evaluate.artifacts import write_json
 from maeid.evaluate.symbols import POOLS
 from maeid.evaluate.texture_measures import MEASURES as TEXTURE_MEASURES
 from maeid.mae.model import untrained_copy
+from maeid.progress import tqdm
 
 MEASURES = ("probe", "knn", "tsne", "recon", "attention", "robustness", "identify", "symbols")
 MEASURES += TEXTURE_MEASURES  # rhm32 only, never by default

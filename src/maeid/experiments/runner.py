@@ -292,7 +292,7 @@ def _work_in_processes(
     ctx = mp.get_context("spawn")  # no forked torch/sqlite state in the children
     procs = [
         ctx.Process(
-            target=work,
+            target=_worker,
             args=(str(db_path), sweep, run_fn),
             kwargs=dict(
                 heartbeat_s=heartbeat_s,
@@ -328,6 +328,16 @@ def _work_in_processes(
         "failed": end["failed"] - start["failed"],
         "lost": 0,
     }
+
+
+def _worker(*args: Any, **kwargs: Any) -> None:
+    """A worker process's `work`. Ctrl-C reaches every process of the terminal's group;
+    `execute` has handed the run back by the time it gets here, and the parent says what
+    happened, so the worker ends without a traceback of its own."""
+    try:
+        work(*args, **kwargs)
+    except KeyboardInterrupt:
+        sys.exit(130)
 
 
 def _step_progress(run: RunRecord) -> str:
