@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 from maeid.experiments.demo import run_demo
@@ -27,7 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("demo-out"), help="output folder")
     p.add_argument("--spec", type=Path, help="another sweep YAML (default: the demo sweep)")
     p.add_argument("--workers", type=int, help="parallel trainings (default: min(2, cores))")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, on_interrupt=resume_hint)
+
+
+def resume_hint(args: argparse.Namespace) -> str:
+    return "finished runs are kept; to go on, run the same command again: maeid " + shlex.join(
+        args.argv
+    )
 
 
 def run(args: argparse.Namespace) -> int:

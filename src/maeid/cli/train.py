@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from shlex import quote
 
 from maeid.cli.threads import add_threads_argument
 
@@ -78,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "time limit; continue with --resume)",
     )
     add_threads_argument(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, on_interrupt=resume_hint)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,6 +111,12 @@ def run(args: argparse.Namespace) -> int:
             f"{result.out_dir} met run.target_excess at step {result.reached_target} "
             f"(held-out excess {excess:.3f}); to train on, lower the target"
         )
+    elif result.first_loss is None and result.step < config.run.steps:
+        print(  # stopped short by --stop-after, as an earlier invocation was
+            f"{result.out_dir} is at step {result.step} of {config.run.steps} already, at or "
+            f"past --stop-after {args.stop_after}; to train on, raise --stop-after above "
+            f"{result.step} or drop it"
+        )
     elif result.first_loss is None:
         print(
             f"{result.out_dir} has already done its {result.step} steps; to train on, "
@@ -125,6 +132,13 @@ def run(args: argparse.Namespace) -> int:
             f"{result.last_loss:.4f}; checkpoint {result.out_dir / 'checkpoints' / 'last.pt'}"
         )
     return 0
+
+
+def resume_hint(args: argparse.Namespace) -> str:
+    """What to run after Ctrl-C: resume from the last checkpoint, or start again."""
+    if (args.out / "checkpoints" / "last.pt").is_file():
+        return f"resume from the last checkpoint: maeid train --out {quote(str(args.out))} --resume"
+    return "no checkpoint was written yet; run the same command again to start over"
 
 
 def _is_main() -> bool:

@@ -58,8 +58,11 @@ def run_demo(
     spec = SweepSpec.from_yaml(spec_path or demo_spec_path())
     if workers is not None and workers < 1:
         raise ValueError(f"--workers {workers}: need at least 1 worker process")
-    workers = workers or max(1, min(2, os.cpu_count() or 1, spec.size))
-    spec.plan()  # every point resolved and checked before anything is written
+    points = len(spec.plan()[0])  # every point resolved and checked before anything is written
+    if workers is not None and workers > max(points, 1):
+        _say(f"--workers {workers}: the sweep has {points} point(s) to run, so {points} worker(s)")
+        workers = max(points, 1)
+    workers = workers or max(1, min(2, os.cpu_count() or 1, points))
     out.mkdir(parents=True, exist_ok=True)
 
     _say(f"[1/3] theory: which latents must an MAE recover on qt32? ({out / 'theory'})")
