@@ -41,6 +41,14 @@ def check_output_file(path: str | Path, option: str = "--out", writable: bool = 
     return path
 
 
+def check_output_sibling(path: str | Path, option: str = "--out") -> Path:
+    """`path` as a Path, if something (a file or a folder) can be made beside it, as a
+    replacement renamed into place needs; else an OutputError."""
+    path = Path(path)
+    _check_parents(path, option, writable=True, include_self=False)
+    return path
+
+
 def nearest_existing(path: Path) -> Path:
     """The folder (or file) nearest to `path`, itself included, that exists."""
     for candidate in (path.absolute(), *path.absolute().parents):

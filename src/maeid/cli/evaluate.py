@@ -98,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         check_output_dir(args.out)
     model, cfg = load_checkpoint(args.checkpoint)
+    ckpt = Path(args.checkpoint)
+    out = Path(args.out) if args.out else (ckpt if ckpt.is_dir() else ckpt.parent.parent) / "eval"
+    check_output_dir(out, "--out" if args.out else "the default --out")  # before hours of work
     opts = EvalOptions(
         pool=args.pool,
         max_train=args.max_train,
@@ -114,8 +117,6 @@ def run(args: argparse.Namespace) -> int:
     if source == "image_folder":
         raise ValueError("image folders have no held-out split here; pass --data explicitly")
     measures = [m.strip() for m in args.measure.split(",") if m.strip()] if args.measure else None
-    ckpt = Path(args.checkpoint)
-    out = Path(args.out) if args.out else (ckpt if ckpt.is_dir() else ckpt.parent.parent) / "eval"
     with torch.no_grad():
         data = load_eval_data(source, cfg, model, opts)
     result = evaluate_checkpoint(model, cfg, data, measures, out, opts, str(args.checkpoint))

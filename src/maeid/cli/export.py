@@ -48,8 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from maeid.mae.export import export_checkpoint
+    from maeid.mae.export import check_target, export_checkpoint
+    from maeid.output_path import check_output_sibling
 
+    check_target(args.out, args.format, args.force)  # an existing --out first: --force?
+    check_output_sibling(args.out)  # the export is made beside it, then renamed into place
     out = export_checkpoint(
         args.checkpoint, args.format, args.out, args.force, args.allow_masking_change
     )

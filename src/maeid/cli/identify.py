@@ -39,10 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "from the known model by nested resampling (± 2 standard errors shown); the R² that "
         "the same regressor reaches from the true S(m) is shown beside it. Verdict per mask "
         "and seed: agrees when every latent of S(m) reaches 0.9 and no other latent exceeds "
-        "its limit by more than 0.05 plus its 95%% bootstrap half-width; disagrees otherwise "
+        "its limit by more than 0.05 plus its 95% bootstrap half-width; disagrees otherwise "
         "(a NaN disagrees); untestable when S(m) is empty. Every run trains for the same "
         "--steps (or --seconds) and records where it stopped. Prints a table per run and, "
-        "over masks and seeds, means with 95%% intervals; writes identify.json (one object "
+        "over masks and seeds, means with 95% intervals; writes identify.json (one object "
         "per run and latent), masks.json (per-run summaries and the aggregate) and "
         "identify.png.",
         formatter_class=ShowDefaults,
@@ -133,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_dir(args.out)
     if args.seeds < 1:
         raise ValueError(f"--seeds {args.seeds}: repeat at least once (1 = just --seed)")
+    _check_training_options(args)
     model = load_model(args.model, seed=args.model_seed)
     masks = _masks(model.spec, args)
     steps = args.steps if (args.steps is not None or args.seconds is not None) else 3000
@@ -161,6 +162,22 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         print(f"wrote {args.out}/identify.json, masks.json and identify.png")
     return 0
+
+
+def _check_training_options(args: argparse.Namespace) -> None:
+    """Sizes and rates that cannot train, named before a model diverges on them."""
+    for option in ("batch_size", "hidden", "depth", "train_samples", "eval_samples", "masks"):
+        value = getattr(args, option)
+        if value < 1:
+            raise ValueError(f"--{option.replace('_', '-')} {value}: give at least 1")
+    if args.steps is not None and args.steps < 1:
+        raise ValueError(f"--steps {args.steps}: train for at least 1 step")
+    if args.seconds is not None and not args.seconds > 0:
+        raise ValueError(f"--seconds {args.seconds}: give a positive time budget, e.g. 100")
+    if not args.lr > 0:  # NaN too
+        raise ValueError(f"--lr {args.lr}: give a positive learning rate, e.g. 1e-3")
+    if args.threads < 0:
+        raise ValueError(f"--threads {args.threads}: use a positive count, or 0 for torch's")
 
 
 def _masks(spec, args: argparse.Namespace) -> list[FixedMask]:

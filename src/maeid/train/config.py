@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,13 @@ class TrainConfig:
             ("data.n_train", self.data.n_train >= 1, ">= 1"),
             ("data.num_workers", self.data.num_workers >= 0, ">= 0"),
             ("mask.ratio", 0 < self.mask.ratio < 1, "in (0, 1)"),
+            ("mask.unit", self.mask.unit is None or self.mask.unit >= 1,
+             "null (one patch) or a positive number of pixels, a multiple of the patch"),
+            *[(f"model.{key}", getattr(self.model, key) is None or getattr(self.model, key) >= 1,
+               "null (the preset's) or >= 1") for key in POSITIVE_MODEL_KEYS],
+            ("optim.base_lr", self.optim.base_lr > 0, "> 0 (the lr is base_lr x batch_size / 256)"),
+            ("optim.lr", self.optim.lr is None or self.optim.lr > 0, "null (from base_lr) or > 0"),
+            ("optim.min_lr", self.optim.min_lr >= 0, ">= 0"),
             ("optim.batch_size", self.optim.batch_size >= 1, ">= 1"),
             ("optim.accum_steps", self.optim.accum_steps >= 1, ">= 1"),
             ("optim.warmup_steps", self.optim.warmup_steps >= 0, ">= 0"),
@@ -145,10 +153,20 @@ class TrainConfig:
         for key, ok, want in checks:
             if not ok:
                 raise ConfigError(f"{key}={get_key(self, key)!r} is invalid; it must be {want}")
+        if self.optim.warmup_steps > self.run.steps:
+            warnings.warn(
+                f"optim.warmup_steps={self.optim.warmup_steps} is more than run.steps="
+                f"{self.run.steps}: the lr never reaches its peak; lower the warm-up or train "
+                "longer",
+                stacklevel=2,
+            )
         return self
 
 
 SOURCES = frozenset({"synthetic", "fashion_mnist", "image_folder"})
+# Model sizes that must be at least 1 when set (a ViT of depth 0 has no encoder).
+POSITIVE_MODEL_KEYS = ("patch_size", "embed_dim", "depth", "num_heads", "decoder_embed_dim",
+                       "decoder_num_heads")  # fmt: skip
 
 # Keys added after sweeps began to key runs by their resolved config. At these defaults
 # they change nothing a run does, so `identity` leaves them out, and a sweep written
@@ -279,6 +297,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     cfg = TrainConfig()
     if path is not None:
         path = Path(path)
+        if path.is_dir():
+            raise ConfigError(
+                f"config {path} is a folder; pass a YAML file, e.g. {path / 'qt32.yaml'}"
+            )
         if not path.is_file():
             raise FileNotFoundError(
                 f"config file {path} does not exist; configs/ holds examples (configs/qt32.yaml)"
@@ -287,6 +309,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raw = yaml.safe_load(path.read_text())
         except yaml.YAMLError as err:
             raise ConfigError(f"{path} is not valid YAML ({yaml_problem(err)}); fix it") from None
+        if raw is None:  # an empty file would silently train every default
+            raise ConfigError(
+                f"config {path} is empty; give at least the keys to change, e.g. "
+                "`run: {steps: 1000}` (configs/qt32.yaml is a full example)"
+            )
         try:
             from_dict(raw, cfg)
         except ConfigError as err:
