@@ -1,0 +1,201 @@
+"""The ratio study's tables and verdicts, by the rules of docs/results/preregistration.md.
+
+Reads every run of the `rhm32_ratio_study` sweep that met its criterion and has its
+readouts (`RUN/readouts/eval.json`, from readouts.py), and the matched-steps controls.
+Prints, per cell: the trained seeds, the excess and steps, G per level on the full
+image (trained and pixels, with the 5-SE readability rule), the class-only probe at both
+budgets beside its floors, and the rules readout's share of its floor-to-Bayes gap; then
+H1, H2 and H3 with their statistics and verdicts, exactly as pre-registered. Intervals
+are 95 % Student-t over seeds (Welch for a difference); rho's interval is a bootstrap
+over seeds within cells (10,000 resamples, seeded).
+
+    .venv/bin/python docs/results/ratio_study/table.py --db runs/ratio_study.db
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+ROOT = Path(__file__).resolve().parents[3]
+GRAMMAR = "rhm32:m=32/4/2"
+READABLE_SE = 5.0
+LEVELS = (0, 1, 2, 3)
+
+
+def interval(values: list[float]) -> tuple[float, float]:
+    """(mean, 95 % t half-width); the half-width is nan for fewer than 2 values."""
+    v = np.asarray(values, float)
+    if len(v) < 2:
+        return float(v.mean()) if len(v) else float("nan"), float("nan")
+    return float(v.mean()), float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / len(v) ** 0.5)
+
+
+def welch(a: list[float], b: list[float]) -> tuple[float, float, float]:
+    """(mean(a) - mean(b), lower, upper) of Welch's 95 % interval."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = stats.t.ppf(0.975, dof) * (va + vb) ** 0.5
+    diff = float(a.mean() - b.mean())
+    return diff, diff - half, diff + half
+
+
+def fmt(values: list[float]) -> str:
+    mean, half = interval(values)
+    return f"{mean:.3f}" if np.isnan(half) else f"{mean:.3f} ± {half:.3f}"
+
+
+def readouts(run_dir: Path) -> dict | None:
+    path = run_dir / "readouts" / "eval.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def row_values(ev: dict) -> dict:
+    """The pre-registered numbers of one run (full image)."""
+    from maeid.evaluate.rules_share import rules_share
+
+    info, probe, sym = (
+        ev["information"]["full_image"],
+        ev["class_probe"]["full_image"],
+        ev["symbols"],
+    )
+    full = sym["full_image"]
+    rules = rules_share(
+        full["trained"]["tokens"]["rules"]["0"],  # the class from the level-1 probes
+        full["untrained"]["tokens"]["rules"]["0"],
+        full["bayes"]["0"],
+        int(sym["test"]),
+    )
+    out = {"rules_share": rules.share, "rules_readable": rules.readable}
+    for k in LEVELS:
+        key = str(k)
+        out[f"G{k}"] = info["gain_share"]["trained"][key]
+        out[f"Gpix{k}"] = info["gain_share"]["pixels"][key]
+        out[f"gap{k}"] = info["gap_se"][key]
+    for budget in ev["class_probe"]["budgets"]:
+        for who in ("trained", "untrained", "pixels"):
+            out[f"probe{budget}_{who}"] = probe[who][str(budget)]["accuracy"]
+    return out
+
+
+def theory_values(cells: list[tuple[int, float]]) -> dict[tuple[int, float], tuple]:
+    """Exact V_0, V_1 and their standard errors per cell (as the pre-registration's
+    addendum computed them: 2048 images per cell, seed 0)."""
+    from maeid.hlvm import load_model
+    from maeid.theory.information import cell_information
+
+    model = load_model(GRAMMAR)
+    out = {}
+    for unit, ratio in cells:
+        info = cell_information(model, ratio, unit, num_images=2048, seed=0)
+        out[(unit, ratio)] = (info.value[0], info.se[0], info.value[1], info.se[1])
+    return out
+
+
+def spearman_with_bootstrap(cells, per_cell: dict, theory: dict, level: int, rng):
+    """rho between cell means of G_level and V_level, and its bootstrap 95 % interval."""
+    keys = sorted(cells)
+    v = [theory[c][2 * level] for c in keys]
+    rho = stats.spearmanr([np.mean(per_cell[c]) for c in keys], v).statistic
+    boots = []
+    for _ in range(10_000):
+        means = [np.mean(rng.choice(per_cell[c], size=len(per_cell[c]))) for c in keys]
+        r = stats.spearmanr(means, v).statistic
+        if np.isfinite(r):
+            boots.append(r)
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+    return float(rho), float(lo), float(hi)
+
+
+def distinct(values_with_se: list[tuple[float, float]]) -> int:
+    """How many values differ from every other by more than 2 standard errors (a greedy
+    count over the sorted values)."""
+    count, last = 0, None
+    for value, se in sorted(values_with_se):
+        if last is None or value - last[0] > 2 * max(se, last[1]):
+            count, last = count + 1, (value, se)
+    return count
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", type=Path, default=ROOT / "runs" / "ratio_study.db")
+    parser.add_argument("--controls", type=Path, default=ROOT / "runs" / "ratio_study_controls")
+    args = parser.parse_args()
+    from maeid.experiments.results_db import ResultsDB
+
+    with ResultsDB(args.db) as results:
+        runs = results.runs("rhm32_ratio_study")
+    cells: dict[tuple[int, float], list] = {}
+    for run in runs:
+        train = (run.metrics or {}).get("train", {})
+        ev = readouts(Path(run.run_dir)) if train.get("reached_target") else None
+        cells.setdefault((run.mask_unit, run.mask_ratio), []).append((run, train, ev))
+
+    print("| unit | ratio | trained seeds | excess | steps | G_0 | G_1 | G_2 | G_3 | G_0 pixels | "
+          "class probe 1000: trained / untrained / pixels | 4000 | rules share |")  # fmt: skip
+    print("|---" * 13 + "|")
+    per_cell: dict[tuple[int, float], dict[str, list]] = {}
+    for key in sorted(cells):
+        done = [(r, t, ev) for r, t, ev in cells[key] if ev is not None]
+        vals = [row_values(ev) for _, _, ev in done]
+        per_cell[key] = {k: [v[k] for v in vals] for k in (vals[0] if vals else {})}
+        seeds = ",".join(str(r.seed) for r, _, _ in done) or "-"
+        if not vals:
+            print(f"| {key[0]} | {key[1]} | {seeds} |" + " - |" * 10)
+            continue
+        col = per_cell[key]
+        g = [fmt(col[f"G{k}"]) + ("" if min(col[f"gap{k}"]) >= READABLE_SE else " (not readable)")
+             for k in LEVELS]  # fmt: skip
+        probes = [" / ".join(fmt(col[f"probe{b}_{w}"]) for w in ("trained", "untrained", "pixels"))
+                  for b in (1000, 4000)]  # fmt: skip
+        rules = fmt(col["rules_share"]) + ("" if all(col["rules_readable"]) else " (not readable)")
+        excess = fmt([t["normalised_excess"] for _, t, _ in done])
+        steps = "/".join(str(t["steps"]) for _, t, _ in done)
+        print(f"| {key[0]} | {key[1]} | {seeds} | {excess} | {steps} | {' | '.join(g)} "
+              f"| {fmt(col['Gpix0'])} | {probes[0]} | {probes[1]} | {rules} |")  # fmt: skip
+
+    trained = {k: v for k, v in per_cell.items() if len(v.get("G0", [])) >= 2}
+    print("\nH1 (unit 4: G_0 at ratio 0.75 exceeds G_0 at 0.25)")
+    a, b = trained.get((4, 0.75)), trained.get((4, 0.25))
+    if a is None or b is None:
+        print("  untestable: a cell has fewer than 2 trained seeds")
+    elif min(a["gap0"] + b["gap0"]) < READABLE_SE:
+        print("  untestable: G_0 is not readable (gap under 5 SE) in a cell")
+    else:
+        diff, lo, hi = welch(a["G0"], b["G0"])
+        verdict = "agrees" if lo > 0 else "disagrees" if hi < 0 or hi < 0.05 else "untestable"
+        print(f"  G_0(0.75) - G_0(0.25) = {diff:+.3f} [{lo:+.3f}, {hi:+.3f}]: {verdict}")
+    controls = [readouts(p.parent) for p in sorted(args.controls.glob("*/train"))]
+    controls = [row_values(ev)["G0"] for ev in controls if ev is not None]
+    if controls:
+        print(f"  matched-steps control, (0.25, 4) at the (0.75, 4) step count: G_0 "
+              f"{fmt(controls)} ({len(controls)} seed(s))")  # fmt: skip
+
+    if len(trained) < 4:
+        print(f"\nH2, H3: untestable ({len(trained)} trained cells; 4 are needed)")
+        return 0
+    theory = theory_values(list(trained))
+    rng = np.random.default_rng(0)
+    for name, level in (("H2", 0), ("H3", 1)):
+        n = distinct([(theory[c][2 * level], theory[c][2 * level + 1]) for c in trained])
+        if n < 3:
+            print(f"\n{name}: untestable (V_{level} takes {n} distinct values over the cells)")
+            continue
+        rho, lo, hi = spearman_with_bootstrap(
+            list(trained), {c: v[f"G{level}"] for c, v in trained.items()}, theory, level, rng
+        )
+        verdict = "agrees" if lo > 0 else "disagrees" if rho <= 0 else "untestable"
+        print(f"\n{name}: Spearman rho(G_{level}, V_{level}) over {len(trained)} cells = "
+              f"{rho:+.2f} [{lo:+.2f}, {hi:+.2f}]: {verdict}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
