@@ -23,10 +23,10 @@ from maeid.hlvm.spec import GraphSpec, Node, SpecError
 # shares are about root 50%, level 1 18%, level 2 19%, pixel noise 13%
 # (`maeid synth --model qt32` prints the table).
 DEFAULT_NOISE_SCALE = 0.3
-# The largest leaf grid `quadtree_of_depth` builds. Its cost grows faster than the nodes:
-# for 512,4,7 (128x128 leaves, 21,845 nodes) building took 13 s and the profile 2.3 ms a
-# mask, so `maeid advise` with its defaults takes a few minutes; 1024,4,8 (4x the nodes)
-# took minutes to build and 12x as long per mask.
+# The largest leaf grid `quadtree_of_depth` builds. The cost grows faster than the nodes:
+# `maeid advise --quadtree S,4,L --target-level 0` with its defaults (one thread) took 22 s
+# of CPU for 256,4,6 (64x64 leaves, 5,461 nodes) and 8 min for 512,4,7 (128x128 leaves,
+# 21,845 nodes: 13 s to build, 2.3 ms a mask); 1024,4,8, growing alike, over an hour.
 MAX_GRID = 128
 MAX_SKETCH_LEAVES = MAX_GRID * MAX_GRID
 
