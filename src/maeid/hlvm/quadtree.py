@@ -24,9 +24,10 @@ from maeid.hlvm.spec import GraphSpec, Node, SpecError
 # (`maeid synth --model qt32` prints the table).
 DEFAULT_NOISE_SCALE = 0.3
 # The largest leaf grid `quadtree_of_depth` builds. The cost grows faster than the nodes:
-# `maeid advise --quadtree S,4,L --target-level 0` with its defaults (one thread) took 22 s
-# of CPU for 256,4,6 (64x64 leaves, 5,461 nodes) and 8 min for 512,4,7 (128x128 leaves,
-# 21,845 nodes: 13 s to build, 2.3 ms a mask); 1024,4,8, growing alike, over an hour.
+# `maeid advise --quadtree ... --target-level 0` with its defaults (one thread) took 22 s
+# of CPU for 256,4,6 (64x64 leaves, 5,461 nodes) and 8 min for 1048576,8192,8, the largest
+# allowed (128x128 leaves, 38,229 nodes); 512,4,7 (21,845 nodes) took 13 s to build and
+# 2.3 ms a mask. A 256x256 grid, growing alike, would take hours.
 MAX_GRID = 128
 MAX_SKETCH_LEAVES = MAX_GRID * MAX_GRID
 
