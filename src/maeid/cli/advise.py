@@ -15,6 +15,7 @@ from maeid.cli import advise_data
 from maeid.cli.counts import count
 from maeid.cli.help_format import ShowDefaults
 from maeid.hlvm.spec import GraphSpec
+from maeid.output_path import check_output_dir
 from maeid.theory.advice import INFORMATION_RULE, PAPER_RATIOS, RANKING_RULE, Advice, advise
 
 
@@ -134,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--threads {args.threads} must be 0 (torch's choice) or more")
     if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
         raise ValueError(f"--out {args.out} is a file; give a folder to write advice.png into")
+    if args.out is not None:
+        check_output_dir(args.out)  # writable, before the profile is computed
     units = None if args.units is None else _numbers(args.units, int, "--units", "4,8,16")
     if args.images is not None and (not valued or args.images < 2):
         raise ValueError(f"--images {args.images}: give at least 2 images per cell, with "
