@@ -538,3 +538,130 @@ def data_world(world) -> pathlib.Path:
 @pytest.mark.parametrize("bad", ADVISE_DATA_CASES, ids=[c.name for c in ADVISE_DATA_CASES])
 def test_bad_image_sets_are_one_clear_line_and_change_nothing(bad, data_world, capsys, monkeypatch):
     test_bad_input_is_one_clear_line_and_changes_nothing(bad, data_world, capsys, monkeypatch)
+
+
+# ---- what a new user met: unwritable folders, empty or wrong files, work too large to
+# finish, a foreign database, misleading messages. The locked folder really refuses
+# writes: `chattr +i` (root included) or, for other users, mode 0555.
+L = "{w}/locked"
+USER_CASES = [
+    case("theory-out-not-writable", f"theory --masks 10 --out {L}/t", "locked", "not writable"),
+    case("synth-out-not-writable", f"synth --n 4 --out {L}/s.npz", "locked", "not writable"),
+    case("train-out-not-writable", [*TRAIN, "--out", f"{L}/r"], "locked", "not writable"),
+    case("export-out-not-writable", f"export {{w}}/run --format hf --out {L}/e", "not writable"),
+    case("report-out-not-writable", f"report {{w}}/results.db --out {L}/r", "not writable"),
+    case("demo-out-not-writable", f"demo --out {L}/d", "locked", "not writable"),
+    case(
+        "sweep-db-not-writable",
+        f"sweep {{w}}/spec_ok.yaml --db {L}/r.db --out {{w}}/sw",
+        "--db",
+        "not writable",
+    ),
+    case(
+        "sweep-out-not-writable",
+        f"sweep {{w}}/spec_ok.yaml --db {{w}}/new.db --out {L}/s",
+        "--out",
+        "not writable",
+    ),
+    case("advise-out-not-writable", f"advise --target-level 0 --out {L}/a", "not writable"),
+    case(
+        "identify-out-not-writable",
+        f"identify --mask-ratio 0.5 --mask-unit 4 --steps 1 --out {L}/i",
+        "not writable",
+    ),
+    case("evaluate-out-not-writable", f"evaluate {{w}}/run --out {L}/e", "not writable"),
+    case("train-empty-config", "train --config {w}/empty.yaml --out {w}/r", "empty.yaml", "empty"),
+    case("train-config-is-folder", "train --config {w}/images --out {w}/r", "folder", "YAML"),
+    case("train-depth-zero", [*TRAIN, "--set", "model.depth=0", "--out", "{w}/r"], "model.depth=0"),
+    case(
+        "train-negative-base-lr",
+        [*TRAIN, "--set", "optim.base_lr=-1", "--out", "{w}/r"],
+        "optim.base_lr=-1.0",
+        "> 0",
+    ),
+    case("train-unit-zero", [*TRAIN, "--set", "mask.unit=0", "--out", "{w}/r"], "mask.unit=0"),
+    case(
+        "train-empty-npz",
+        [*TRAIN, "--set", "data.model={w}/zero.npz", "--out", "{w}/r"],
+        "zero.npz",
+        "0 bytes",
+    ),
+    case("evaluate-empty-npz", "evaluate {w}/run --data {w}/zero.npz", "zero.npz", "0 bytes"),
+    case("evaluate-text-npz", "evaluate {w}/run --data {w}/text.npz", "text.npz", "not a .npz"),
+    case("synth-beyond-memory", "synth --n 1e12 --out {w}/s.npz", "1000000000000", "or fewer"),
+    case("theory-beyond-memory", "theory --masks 1e11", "100000000000 masks", "or fewer"),
+    case(
+        "advise-quadtree-too-large",
+        "advise --quadtree 1048576,4,9 --target-level 0",
+        "1048576,4,9",
+        "1048576,8192,8",
+    ),
+    case("sweep-foreign-db", "sweep {w}/spec_ok.yaml --db {w}/foreign.db", "not a maeid"),
+    case(
+        "sweep-dry-run-foreign-db", "sweep {w}/spec_ok.yaml --db {w}/foreign.db --dry-run", "notes"
+    ),
+    case("report-foreign-db", "report {w}/foreign.db", "foreign.db", "not a maeid"),
+    case(
+        "identify-batch-size-zero",
+        "identify --batch-size 0 --mask-ratio 0.5 --mask-unit 4",
+        "--batch-size 0",
+    ),
+    case("theory-model-is-a-dataset", "theory --model {w}/data.npz", "data.npz", "qt32"),
+    case("theory-unit-zero", "theory --units 0", "masking unit 0", "positive"),
+    case("theory-unit-negative", "theory --units -8", "masking unit -8", "positive"),
+]
+
+
+def _lock(folder: pathlib.Path) -> str | None:
+    """Make `folder` refuse new entries; how, or None if nothing works here."""
+    import os
+    import subprocess
+    import tempfile
+
+    def refuses() -> bool:
+        try:
+            os.rmdir(tempfile.mkdtemp(dir=folder))
+        except OSError:
+            return True
+        return False
+
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        if refuses():
+            return "chmod"
+        folder.chmod(0o755)
+    done = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, check=False)
+    return "chattr" if done.returncode == 0 and refuses() else None
+
+
+@pytest.fixture(scope="module")
+def user_world(world):
+    """The shared world, plus a locked folder and the files a new user got wrong."""
+    import sqlite3
+    import subprocess
+
+    from maeid.hlvm import load_model, save_dataset
+
+    (world / "empty.yaml").write_text("")
+    (world / "zero.npz").write_bytes(b"")
+    (world / "text.npz").write_text("a text file with a dataset's name\n")
+    qt32 = load_model("qt32")
+    save_dataset(world / "data.npz", qt32, qt32.sample(2, seed=0))
+    with sqlite3.connect(world / "foreign.db") as foreign:
+        foreign.execute("CREATE TABLE notes (text TEXT)")
+    foreign.close()
+    (world / "locked").mkdir()
+    how = _lock(world / "locked")
+    yield world, how
+    if how == "chattr":
+        subprocess.run(["chattr", "-i", str(world / "locked")], check=True)
+    elif how == "chmod":
+        (world / "locked").chmod(0o755)
+
+
+@pytest.mark.parametrize("bad", USER_CASES, ids=[c.name for c in USER_CASES])
+def test_what_a_new_user_got_wrong_is_one_clear_line(bad, user_world, capsys, monkeypatch):
+    world, how = user_world
+    if how is None and L in bad.argv:
+        pytest.skip("no way to make a folder unwritable here (root without chattr)")
+    test_bad_input_is_one_clear_line_and_changes_nothing(bad, world, capsys, monkeypatch)

@@ -153,6 +153,11 @@ class TrainConfig:
         for key, ok, want in checks:
             if not ok:
                 raise ConfigError(f"{key}={get_key(self, key)!r} is invalid; it must be {want}")
+        return self
+
+    def warn_if_unintended(self) -> None:
+        """Warn of valid settings that are likely mistakes. Called once, when training
+        starts (after every refusal, so a warning never precedes an error)."""
         if self.optim.warmup_steps > self.run.steps:
             warnings.warn(
                 f"optim.warmup_steps={self.optim.warmup_steps} is more than run.steps="
@@ -160,7 +165,6 @@ class TrainConfig:
                 "longer",
                 stacklevel=2,
             )
-        return self
 
 
 SOURCES = frozenset({"synthetic", "fashion_mnist", "image_folder"})

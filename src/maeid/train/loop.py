@@ -202,6 +202,7 @@ def train(
             step, quality = _restore(ckpt_path, cfg, parts, stream, out_dir, device)
         reached = _reached(cfg, quality, step)
         if dist.is_main:
+            cfg.warn_if_unintended()
             (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
             _write_text_atomic(out_dir / "config.yaml", to_yaml(cfg))
             from maeid.train.monitor import Monitor
