@@ -202,3 +202,36 @@ def test_the_shipped_qt32_sweep_plans_its_two_impossible_cells():
     runnable, skipped = spec.plan()
     assert len(runnable) == 28 and len(skipped) == 2
     assert {(s.params["mask_ratio"], s.params["mask_unit"]) for s in skipped} == {(0.9, 16)}
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_dry_run_and_report_read_the_database_without_changing_it(tmp_path, monkeypatch, capsys):
+    spec = make_spec(tmp_path, monkeypatch)
+    db = tmp_path / "r.db"
+    assert main(["sweep", str(spec), "--db", str(db), "--dry-run"]) == 0  # nothing yet
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cli_stub.py", "grid.yaml"]
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if not ln.startswith("#")]
+    assert len(lines) == 4 and all(ln.startswith("run  new run [new] ") for ln in lines)
+
+    assert main(["sweep", str(spec), "--db", str(db)]) == 0
+    (tmp_path / "grid" / "stray").mkdir()  # any folder content: a dry run leaves it be
+    before = _files(tmp_path)
+    assert main(["sweep", str(spec), "--db", str(db), "--dry-run"]) == 0
+    assert main(["report", str(db)]) == 0
+    after = _files(tmp_path)
+    report = {k for k in after if k.startswith("r-report/")}
+    assert {k: v for k, v in after.items() if k not in report} == before  # db bytes too
+    assert "r-report/report.md" in report  # DB_DIR/<db stem>-report
+
+
+def test_reports_of_two_databases_in_one_folder_do_not_collide(tmp_path, monkeypatch, capsys):
+    spec = make_spec(tmp_path, monkeypatch)
+    for name in ("a.db", "b.db"):
+        assert main(["sweep", str(spec), "--db", str(tmp_path / name)]) == 0
+        assert main(["report", str(tmp_path / name)]) == 0
+    assert (tmp_path / "a-report" / "report.md").is_file()
+    assert (tmp_path / "b-report" / "report.md").is_file()
+    assert not (tmp_path / "report").exists()

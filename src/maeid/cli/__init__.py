@@ -57,11 +57,22 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         except KeyboardInterrupt:
             hint = getattr(args, "on_interrupt", None)
-            # On a terminal the ^C lands after a progress bar: start a fresh line.
-            start = "\n" if is_terminal(sys.stderr) else ""
+            # Bars left open would redraw after the line (when collected); close them first.
+            # With none, on a terminal, the ^C stands at the end of a line: start a new one.
+            closed = _close_progress_bars()
+            start = "\n" if is_terminal(sys.stderr) and not closed else ""
             print(f"{start}maeid {args.command}: interrupted"
                   + (f"; {hint(args)}" if hint else ""), file=sys.stderr)  # fmt: skip
             return 130  # 128 + SIGINT, as the shell reports a process Ctrl-C ended
+
+
+def _close_progress_bars() -> int:
+    from tqdm import tqdm
+
+    bars = list(getattr(tqdm, "_instances", ()))
+    for bar in bars:
+        bar.close()
+    return len(bars)
 
 
 @contextlib.contextmanager
