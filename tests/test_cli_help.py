@@ -22,6 +22,13 @@ def test_each_default_is_stated_once(name):
     assert "(default: None)" not in text and "(default: False)" not in text
 
 
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_prints_percent_signs_once(name):
+    # argparse %-formats option help but prints descriptions as written: "95%%" in a
+    # description reached users as "95%%".
+    assert "%%" not in command_help(name)
+
+
 def test_train_help_says_what_extending_does_to_the_lr_schedule():
     text = " ".join(command_help("train").split())
     assert "--resume --set run.steps=N" in text
