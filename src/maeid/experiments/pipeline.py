@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from maeid import atomic
 from maeid.experiments.evaluations import check_evaluations, run_evaluations
 from maeid.experiments.runner import RunContext, RunOutcome
 
@@ -89,7 +90,7 @@ def _train_with_torchrun(cfg, train_dir: Path, resume: bool, nproc: int):
 
     train_dir.mkdir(parents=True, exist_ok=True)
     config_path = train_dir.parent / "train_config.yaml"
-    config_path.write_text(to_yaml(cfg))
+    atomic.write_text(config_path, to_yaml(cfg))  # a rerun may find it half-written otherwise
     subprocess.run(torchrun_command(config_path, train_dir, resume, nproc), check=True)
     model, trained = load_checkpoint(train_dir)
     losses = _losses(train_dir / "metrics.jsonl")
