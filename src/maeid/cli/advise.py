@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
         information=valued,
         rank_by=args.rank_by,
         num_images=args.images,
-        progress=valued,
+        progress=True,  # a large tree or --masks runs for minutes: show its rate and time left
     )
     if args.json:
         print(json.dumps(advice.to_dict()))

@@ -239,7 +239,7 @@ def advise(
 
         default_images(model)  # refuses a model it cannot value before any work
     profile = theory_profile(
-        spec, ratios, units, num_masks, seed, patch_size, num_threads=num_threads
+        spec, ratios, units, num_masks, seed, patch_size, progress, num_threads=num_threads
     )
     if information or rank_by == "information":
         valued = profile_information(model, profile, num_images, progress=progress)
