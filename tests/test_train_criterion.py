@@ -65,7 +65,7 @@ def test_init_from_copies_the_weights_and_nothing_else(tmp_path):
     source = train(tiny("run.steps=3"), tmp_path / "source")
     # A different masking unit and ratio: the weights carry over all the same.
     warm = tiny("run.steps=1", f"run.init_from={tmp_path / 'source'}", "mask.unit=8",
-                "mask.ratio=0.5", "optim.lr=0.0", "optim.weight_decay=0.0")  # fmt: skip
+                "mask.ratio=0.5", "optim.lr=1e-12", "optim.weight_decay=0.0")  # fmt: skip
     result = train(warm, tmp_path / "warm")
     for name, value in source.model.state_dict().items():
         torch.testing.assert_close(result.model.state_dict()[name], value, msg=name)
@@ -73,7 +73,7 @@ def test_init_from_copies_the_weights_and_nothing_else(tmp_path):
     assert ckpt["step"] == 1  # its own step count and a fresh optimiser
     assert all(s["step"] == 1 for s in ckpt["optimizer"]["state"].values())
 
-    cold = train(tiny("run.steps=1", "optim.lr=0.0", "optim.weight_decay=0.0"), tmp_path / "cold")
+    cold = train(tiny("run.steps=1", "optim.lr=1e-12", "optim.weight_decay=0.0"), tmp_path / "cold")
     assert not torch.equal(
         cold.model.state_dict()["blocks.0.attn.qkv.weight"],
         result.model.state_dict()["blocks.0.attn.qkv.weight"],
