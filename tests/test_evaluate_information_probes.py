@@ -93,7 +93,7 @@ def test_g_is_one_at_the_limit_zero_at_the_floor_and_undefined_without_a_gap():
     assert gap_share(halfway, floor, bayes).value == pytest.approx(0.5)
     share = gap_share(halfway, floor, bayes)
     assert share.gap == pytest.approx((floor - bayes).mean())
-    assert share.gap_se == pytest.approx(share.gap / ((floor - bayes).std(ddof=1) / math.sqrt(500)))
+    assert share.gap_se == pytest.approx(share.gap / (floor.std(ddof=1) / math.sqrt(500)))
     assert math.isnan(gap_share(bayes, bayes, bayes).value)  # no gap: nothing to share
     with pytest.raises(ValueError, match="one loss per test image"):
         gap_share(bayes, floor[:10], bayes)

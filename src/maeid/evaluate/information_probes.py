@@ -17,8 +17,9 @@ limit. Per level k (0 = the class .. L = the leaves) and view:
   floor-to-Bayes gap a reader closes; the floor is the encoder at initialisation on the
   same view. G = 1: the reader holds all the view says of the level; 0: no more than the
   floor. Given for the trained encoder and for the pixels;
-- `gap_se`: the floor-to-Bayes gap in standard errors of its mean over test images (the
-  paired per-image difference); G is readable only where it is at least
+- `gap_se`: the floor-to-Bayes gap in standard errors of CE_floor over test images (the
+  spread of the floor's per-image losses, as the pre-registration states the rule); G is
+  readable only where it is at least
   `maeid.evaluate.rules_share.READABLE_SE`, since below that the floor is not separated
   from the limit and G divides by noise.
 """
@@ -64,9 +65,8 @@ def gap_share(reader: np.ndarray, floor: np.ndarray, bayes: np.ndarray) -> GapSh
             f"losses of shapes {reader.shape}, {floor.shape}, {bayes.shape}: give one loss "
             "per test image (N,), N >= 2, the same images for the reader, floor and Bayes"
         )
-    diff = floor - bayes
-    gap = float(diff.mean())
-    se = float(diff.std(ddof=1) / math.sqrt(len(diff)))
+    gap = float(floor.mean() - bayes.mean())
+    se = float(floor.std(ddof=1) / math.sqrt(len(floor)))  # the standard error of CE_floor
     gap_se = gap / se if se > 0 else (math.inf if gap > 0 else 0.0)
     value = (float(floor.mean()) - float(reader.mean())) / gap if gap > 0 else math.nan
     return GapShare(value, gap, gap_se)
