@@ -104,3 +104,9 @@ def test_the_cli_says_when_a_run_met_its_target(tmp_path, scripted_excess, capsy
     )
     assert main([*args, *sets, "--resume"]) == 0
     assert "met run.target_excess at step 4" in capsys.readouterr().out
+
+
+def test_a_target_is_refused_where_no_excess_is_measured(tmp_path):
+    with pytest.raises(ValueError, match="norm_pix_loss"):
+        train(tiny("run.target_excess=0.25", "model.norm_pix_loss=true"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -90,7 +90,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypa
         return model
 
     monkeypatch.setattr(loop_module, "build_model", poisoned)
-    with pytest.raises(NonFiniteLossError, match="at step 5"):
+    with pytest.raises(NonFiniteLossError, match="not finite by step 5"):
         train(tiny(), tmp_path)
     ckpt = read_checkpoint(tmp_path)
     assert ckpt["step"] == 4

@@ -8,8 +8,8 @@ draws only its own share, with the seed `(seed, FRESH_TAG, t, r, K)`: no rank sp
 on images it throws away, and a K-process run sees a stream as fresh as one process's
 (though not the same images: the stream depends on K, so resume on the same K).
 
-The next batch is drawn in a background thread while the current one trains, so data
-generation stays off the step's critical path.
+For a GPU, the next batch is drawn in a background thread while the current one trains,
+so data generation stays off the step's critical path.
 
 It keeps `EpochBatches`' interface (`steps_per_epoch`, `epoch(e, start)`), with a
 nominal epoch of `epoch_size` images, so the training loop and its checkpoints treat both
@@ -58,18 +58,23 @@ class FreshBatches:
         else:
             seed = np.random.SeedSequence([self.seed, FRESH_TAG, step, self.rank, self.world_size])
         share = self.global_batch // self.world_size
-        mine = torch.from_numpy(self.model.sample(share, seed=seed).images)
+        mine = normalize(torch.from_numpy(self.model.sample(share, seed=seed).images),
+                         self.mean, self.std)  # fmt: skip
         if self.device.type == "cuda":
-            return normalize(mine.pin_memory(), self.mean, self.std).to(
-                self.device, non_blocking=True
-            )
-        return normalize(mine, self.mean, self.std).to(self.device)
+            return mine.pin_memory().to(self.device, non_blocking=True)
+        return mine.to(self.device)
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[torch.Tensor]:
-        """The batches of nominal epoch `epoch` from batch number `start` on, each drawn
-        while the one before it trains."""
+        """The batches of nominal epoch `epoch` from batch number `start` on; for a GPU,
+        each drawn while the one before it trains. On a CPU they are drawn in turn: the
+        cores that would draw ahead are the ones training, and some samplers set
+        process-wide thread limits that a second thread must not race."""
         first = epoch * self.steps_per_epoch
         steps = range(first + start, first + self.steps_per_epoch)
+        if self.device.type != "cuda":
+            for step in steps:
+                yield self.at(step)
+            return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fresh-batches") as pool:
             pending = pool.submit(self.at, steps[0]) if steps else None
             for i in range(len(steps)):

@@ -10,11 +10,13 @@ Several GPUs (or CPU processes, with gloo), one process each:
     torchrun --nproc_per_node=4 -m maeid train --config configs/qt32.yaml --out runs/qt32
 
 `optim.batch_size` is the global batch per optimiser step, split over the processes and
-`optim.accum_steps` micro-batches, so a config trains the same model on 1 or K devices.
-Each step draws one (global batch, mask units) noise tensor from a generator seeded
-identically on every rank; a rank takes the rows of its own samples. Data order, masks,
-augmentation and weights are all functions of `run.seed`, so a resumed run continues
-bit for bit.
+`optim.accum_steps` micro-batches, so on a fixed data set a config trains the same model
+on 1 or K devices. With fresh synthetic data (`data.fresh`) each rank draws its own share
+of every batch, so the stream depends on K: such a run resumes on the same K. Each step
+draws one (global batch, mask units) noise tensor, on the training device, from a
+generator seeded identically on every rank; a rank takes the rows of its own samples.
+Data order, masks, augmentation and weights are all functions of `run.seed`, so a
+resumed run continues bit for bit on the device it trained on.
 
 A finished run is continued to more steps by resuming it with a larger `run.steps`
 (`maeid train --out RUN --resume --set run.steps=N`): the warm-up + cosine schedule is
@@ -173,6 +175,12 @@ def train(
         cfg.data.mean, cfg.data.std = training.mean, training.std  # resolved, saved below
         torch.manual_seed(cfg.run.seed)  # weights do not depend on how the data was made
         model = build_model(cfg, training.image_shape).to(device)
+        if cfg.run.target_excess is not None and (model.norm_pix_loss or model.boundary_exclude):
+            raise ValueError(
+                f"run.target_excess={cfg.run.target_excess}: the exact Bayes loss is for "
+                "plain pixels, not norm_pix_loss or boundary_exclude targets, so no excess "
+                "is measured; drop the target or those model options"
+            )
         if cfg.run.init_from and not resume:  # a resumed run has its own weights
             load_initial_weights(model, cfg.run.init_from, device)
         peak_lr = cfg.optim.lr if cfg.optim.lr is not None else scaled_lr(cfg.optim.base_lr, batch)
@@ -244,18 +252,19 @@ def train(
             # The loss crosses to the host only where it is shown or checked, so a GPU never
             # waits on a per-step sync. A non-finite loss is caught at these steps, before
             # their update, and so always before a checkpoint is written.
-            read = log or on_eval_step or done % cfg.run.ckpt_every == 0
+            read = log or on_eval_step or done % cfg.run.ckpt_every == 0 or first_loss is None
             loss_value = loss_avg = None
             if read:
                 values = dist.mean(torch.stack([loss, window / window_steps]))
                 loss_value, loss_avg = (float(v) for v in values)
-                if not math.isfinite(loss_value):
+                if not (math.isfinite(loss_value) and math.isfinite(loss_avg)):
                     raise NonFiniteLossError(
-                        f"loss is {loss_value} at step {done}; stopped before the update. "
-                        f"The last good checkpoint ({ckpt_path}) is untouched. Lower "
-                        "optim.base_lr, add warm-up or set optim.clip_grad"
+                        f"loss is not finite by step {done} (this step {loss_value}, the mean "
+                        f"since step {done - window_steps} {loss_avg}); stopped before this "
+                        f"step's update. The last good checkpoint ({ckpt_path}) is untouched. "
+                        "Lower optim.base_lr, add warm-up or set optim.clip_grad"
                     )
-                if log:  # loss_avg is the mean over the steps since the last log entry
+                if log or on_eval_step:  # loss_avg: the mean since the last metrics entry
                     window, window_steps = torch.zeros((), device=device), 0
                 first_loss = loss_value if first_loss is None else first_loss
                 last_loss = loss_value
@@ -359,6 +368,7 @@ def _payload(cfg, parts: _Parts, step: int, epoch: int, stream, quality) -> dict
             "seed": cfg.run.seed,
             "epoch": epoch,
             "batches_per_epoch": stream.steps_per_epoch,
+            "world_size": getattr(stream, "world_size", 1),
         },
         "config": to_dict(cfg),
         "heldout": quality,
@@ -380,6 +390,18 @@ def _restore(ckpt_path: Path, cfg, parts: _Parts, stream, out_dir: Path, device)
             f"cannot resume {ckpt_path}: the data now make {stream.steps_per_epoch} "
             f"batches per epoch, the checkpoint's made {saved_batches}; point "
             "data.data_dir at the data the run started with"
+        )
+    saved_world = ckpt["data_order"].get("world_size", 1)
+    if cfg.data.fresh and saved_world != stream.world_size:
+        raise ValueError(
+            f"cannot resume {ckpt_path} on {stream.world_size} process(es): its fresh data "
+            f"were drawn per rank by {saved_world}; resume with {saved_world}"
+        )
+    saved_mask = ckpt["rng"].get("mask")
+    if saved_mask is not None and saved_mask.numel() != parts.mask_gen.get_state().numel():
+        raise ValueError(
+            f"cannot resume {ckpt_path} on {parts.mask_gen.device.type}: its masks were drawn "
+            "by a generator on another device; set run.device to the one it trained on"
         )
     step = int(ckpt["step"])
     if cfg.run.steps < step:
