@@ -7,7 +7,8 @@ cannot fill the card, and many can. It writes into the same results database and
 folders as the CPU sweep (`--db`, `--out`), so a later `maeid sweep` on either machine
 finds what is done and resumes what is not. On a GPU the runs use
 `run.precision=fp32` (the pre-registered recipe; CUDA matmuls then use TF32): they are
-points of their own in the database, recorded with `device: cuda`.
+points of their own in the database, under the sweep name `rhm32_ratio_study_cuda`, so
+that the study's scripts never pool them with the CPU seeds unasked.
 
 At the end (or when `--minutes` is up: every worker is stopped, and a run stopped
 midway resumes from its last checkpoint next time) it prints each run's status, steps,
@@ -43,8 +44,9 @@ def derived_spec(smoke: bool, device: str) -> dict:
     spec = yaml.safe_load(SPEC.read_text())
     spec["base"] = str((SPEC.parent / spec["base"]).resolve())
     spec["set"] = {**spec["set"], "run.device": device}
-    if device == "cuda":
+    if device == "cuda":  # its own sweep name: CUDA runs are not pooled with CPU seeds unasked
         spec["set"]["run.precision"] = "fp32"
+        spec["name"] = spec["name"] + "_cuda"
     if smoke:
         spec["name"] = spec["name"] + "_smoke"
         spec["set"].update({"run.steps": 4, "run.eval_every": 2, "run.eval_images": 32,
@@ -102,8 +104,13 @@ def main() -> int:
         try:
             code = sweep.wait(timeout=args.minutes * 60)
         except subprocess.TimeoutExpired:
-            os.killpg(sweep.pid, signal.SIGINT)  # workers checkpoint-resume next time
-            code = sweep.wait(timeout=120)
+            os.killpg(sweep.pid, signal.SIGINT)  # runs resume from their checkpoints
+            try:
+                sweep.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                os.killpg(sweep.pid, signal.SIGKILL)
+                sweep.wait()
+            code = 0  # a planned stop
             print(f"stopped after {args.minutes} min; rerun to resume", file=sys.stderr)
     print(f"\n{spec['name']} on {device}, {workers} workers, "
           f"{(time.monotonic() - start) / 60:.1f} min")  # fmt: skip

@@ -34,7 +34,7 @@ def main() -> int:
     args = parser.parse_args()
     from maeid.experiments.results_db import ResultsDB
 
-    with ResultsDB(args.db) as results:
+    with ResultsDB(args.db, read_only=True) as results:
         runs = results.runs("rhm32_ratio_study")
     print("| unit | ratio | seed | status | steps | held-out excess | met 0.25 at | "
           "wall min | core-h |")  # fmt: skip

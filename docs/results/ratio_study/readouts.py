@@ -45,13 +45,13 @@ def main() -> int:
     args = parser.parse_args()
     from maeid.experiments.results_db import ResultsDB
 
-    with ResultsDB(args.db) as results:
+    with ResultsDB(args.db, read_only=True) as results:
         runs = [r for r in results.runs("rhm32_ratio_study", status="done")
                 if (r.metrics or {}).get("train", {}).get("reached_target")]  # fmt: skip
     for run in runs:
         read(Path(run.run_dir) / "train", args.threads)
-    for control in sorted(args.controls.glob("*/train")) if args.controls.is_dir() else ():
-        read(control, args.threads)
+    for control in sorted(args.controls.glob("*/train/CONTROL_DONE")):
+        read(control.parent, args.threads)
     return 0
 
 

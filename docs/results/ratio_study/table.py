@@ -77,7 +77,8 @@ def row_values(ev: dict) -> dict:
         key = str(k)
         out[f"G{k}"] = info["gain_share"]["trained"][key]
         out[f"Gpix{k}"] = info["gain_share"]["pixels"][key]
-        out[f"gap{k}"] = info["gap_se"][key]
+        gap = info["gap_se"][key]
+        out[f"gap{k}"] = float("inf") if gap is None else gap  # JSON keeps inf as null
     for budget in ev["class_probe"]["budgets"]:
         for who in ("trained", "untrained", "pixels"):
             out[f"probe{budget}_{who}"] = probe[who][str(budget)]["accuracy"]
@@ -130,7 +131,7 @@ def main() -> int:
     args = parser.parse_args()
     from maeid.experiments.results_db import ResultsDB
 
-    with ResultsDB(args.db) as results:
+    with ResultsDB(args.db, read_only=True) as results:
         runs = results.runs("rhm32_ratio_study")
     cells: dict[tuple[int, float], list] = {}
     for run in runs:
@@ -172,7 +173,8 @@ def main() -> int:
         diff, lo, hi = welch(a["G0"], b["G0"])
         verdict = "agrees" if lo > 0 else "disagrees" if hi < 0 or hi < 0.05 else "untestable"
         print(f"  G_0(0.75) - G_0(0.25) = {diff:+.3f} [{lo:+.3f}, {hi:+.3f}]: {verdict}")
-    controls = [readouts(p.parent) for p in sorted(args.controls.glob("*/train"))]
+    done = sorted(args.controls.glob("*/train/CONTROL_DONE"))
+    controls = [readouts(p.parent.parent) for p in done]
     controls = [row_values(ev)["G0"] for ev in controls if ev is not None]
     if controls:
         print(f"  matched-steps control, (0.25, 4) at the (0.75, 4) step count: G_0 "
