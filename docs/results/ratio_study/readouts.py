@@ -48,6 +48,8 @@ def main() -> int:
     with ResultsDB(args.db, read_only=True) as results:
         runs = [r for r in results.runs("rhm32_ratio_study", status="done")
                 if (r.metrics or {}).get("train", {}).get("reached_target")]  # fmt: skip
+    # H1's cells first (unit 4, ratios 0.25 and 0.75), then the rest, seed by seed.
+    runs.sort(key=lambda r: (r.mask_unit != 4 or r.mask_ratio == 0.5, r.seed, r.id))
     for run in runs:
         read(Path(run.run_dir) / "train", args.threads)
     for control in sorted(args.controls.glob("*/train/CONTROL_DONE")):
