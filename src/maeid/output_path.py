@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -79,3 +80,28 @@ def _probe(folder: Path, path: Path, option: str) -> None:
         raise OutputError(
             f"{what} is not writable ({err.strerror or err}); pick a folder you can write to"
         ) from None
+
+
+def write_files_into(out: str | Path, files: dict[str, Callable[[str], object]]) -> None:
+    """Create folder `out` and write each of `files` (name -> writer of that path) into it.
+
+    If any writer fails and this call created the folder, the files written so far and
+    the folder are removed: a failed command leaves nothing half-written behind.
+    """
+    out = str(out)
+    created = not os.path.isdir(out)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"--out {out}: cannot create the folder ({err.strerror})") from None
+    try:
+        for name, write in files.items():
+            write(os.path.join(out, name))
+    except BaseException:
+        if created:
+            for name in files:
+                path = os.path.join(out, name)
+                if os.path.exists(path):
+                    os.unlink(path)
+            os.rmdir(out)
+        raise

@@ -239,21 +239,9 @@ def _numbers(text: str, kind: type, flag: str, example: str) -> list:
 
 
 def _write(advice: Advice, out: str) -> None:
+    from maeid.output_path import write_files_into
     from maeid.theory.plot import plot_advice  # matplotlib only when needed
 
-    created = not os.path.isdir(out)
-    try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as err:
-        raise ValueError(f"--out {out}: cannot create the folder ({err.strerror})") from None
-    try:
-        plot_advice(advice, os.path.join(out, "advice.png"))
-        advice.save(os.path.join(out, "advice.json"))
-    except BaseException:
-        if created:  # leave nothing half-written behind
-            for name in ("advice.png", "advice.json"):
-                path = os.path.join(out, name)
-                if os.path.exists(path):
-                    os.unlink(path)
-            os.rmdir(out)
-        raise
+    write_files_into(
+        out, {"advice.png": lambda p: plot_advice(advice, p), "advice.json": advice.save}
+    )

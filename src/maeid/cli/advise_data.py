@@ -236,21 +236,13 @@ def format_profile(profile: GaussianProfile, top: int) -> str:
 
 def _write(profile: GaussianProfile, out: str) -> None:
     from maeid.evaluate.artifacts import write_json
+    from maeid.output_path import write_files_into
     from maeid.theory.gaussian_plot import plot_gaussian_profile
 
-    created = not os.path.isdir(out)
-    try:
-        os.makedirs(out, exist_ok=True)
-    except OSError as err:
-        raise ValueError(f"--out {out}: cannot create the folder ({err.strerror})") from None
-    try:
-        plot_gaussian_profile(profile, os.path.join(out, FILES[0]))
-        write_json(os.path.join(out, FILES[1]), profile.to_dict())
-    except BaseException:
-        if created:  # leave nothing half-written behind
-            for name in FILES:
-                path = os.path.join(out, name)
-                if os.path.exists(path):
-                    os.unlink(path)
-            os.rmdir(out)
-        raise
+    write_files_into(
+        out,
+        {
+            FILES[0]: lambda p: plot_gaussian_profile(profile, p),
+            FILES[1]: lambda p: write_json(p, profile.to_dict()),
+        },
+    )
