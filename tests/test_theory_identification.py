@@ -22,7 +22,7 @@ from maeid.theory import (
 
 
 def paper_example(rest_of_image: bool) -> GraphSpec:
-    """paper.md's `r -> u -> {u1, u2}`: u1 has one masked (x1) and one visible (x2) pixel,
+    """docs/theory.md's `r -> u -> {u1, u2}`: u1 has one masked (x1) and one visible (x2) pixel,
     u2 has masked pixels only (x3, x4). With `rest_of_image`, r also has a branch
     v -> {x5, x6} of visible pixels: the rest of the image, outside u."""
     nodes = [

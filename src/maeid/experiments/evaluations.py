@@ -2,7 +2,7 @@
 
 A sweep's `evaluate` names any of:
 
-- `identifiability` (synthetic data): the practical regime of design.md
+- `identifiability` (synthetic data): the practical regime (docs/theory.md)
   (`maeid.evaluate.practical`): R² per latent level from the mean-pooled encoder output
   and region-pooled encoder output on the visible tokens of masks from the training
   sampler, and on the full image, on held-out samples; beside the same encoder at

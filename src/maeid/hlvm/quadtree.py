@@ -3,7 +3,7 @@
 The root covers the whole image. Each latent at level l has `branching[l] x branching[l]`
 children covering the sub-blocks of its region; the last level's children are the
 observed leaves, one per `leaf x leaf` pixel block. The reference model `qt32`
-(design.md) is `quadtree_spec()` with its defaults: 32x32x1, 4x4 leaves, branching
+(docs/theory.md) is `quadtree_spec()` with its defaults: 32x32x1, 4x4 leaves, branching
 2 at every level, latent dims 2, 4, 8, observed dim 16, every mechanism square.
 
 Names: the root is `z0`; a level-l latent is `z{l}_{row}_{col}` on that level's grid;

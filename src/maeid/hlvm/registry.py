@@ -1,6 +1,6 @@
 """Named models and `load_model`, the one door to a model for every other module.
 
-- `qt32`: the reference model of design.md. 32x32x1 images, 4x4 leaf blocks, latent
+- `qt32`: the reference model (docs/theory.md). 32x32x1 images, 4x4 leaf blocks, latent
   levels of dims 2, 4, 8 (1, 4, 16 nodes), 64 observed leaves of 16 pixels, every
   mechanism square, noise scales (1, 0.3, 0.3, 0.3).
 - `qt64`: qt32's tree at twice the resolution for ViT patch 8: 64x64x1, 8x8 leaf blocks

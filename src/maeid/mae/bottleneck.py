@@ -1,4 +1,4 @@
-"""The bottleneck MAE of the formal regime (Theorem 2 of the paper, design.md).
+"""The bottleneck MAE of the formal regime (Theorem 2 of the paper; docs/theory.md).
 
 One mask `m` is fixed. The encoder sees the visible tokens of `m` only, and its pooled
 output is projected to a code `c_hat` of dimension `code_dim` (the theory's `d_c`).

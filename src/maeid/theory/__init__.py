@@ -2,7 +2,7 @@
 
 masking         THE mask sampler (exact count, argsort of uniform noise), shared with the MAE
 identification  S(m), c(m), d_c and the private parts of one mask (the reconstruction of
-                Algorithm 1 in paper.md)
+                Algorithm 1; docs/theory.md)
 batch           the same for many masks at once, as matrix products
 token_masks     ViT token masks of image models -> observed nodes (split leaves on both sides)
 profile         Monte Carlo profiles over masking ratio x masking unit
