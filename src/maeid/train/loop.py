@@ -240,13 +240,15 @@ def train(
         window = torch.zeros((), device=device)  # losses since the last log, on the device
         window_steps = 0
         todo = step < last_step and reached is None
+        measures = training.ground_truth is not None  # a held-out loss exists to measure
         for epoch, images in _batches_from(stream, step) if todo else ():
             noise = sample_noise(batch, model.layout, mask_gen, device)[rank::world]
             loss = _forward_backward(net, images, noise, cfg, micro, accum, dist, autocast, scaler)
             window += loss
             window_steps += 1
             done = step + 1
-            on_eval_step = evaluate_step(cfg, done, last_step)  # the same on every rank
+            # The same on every rank (rank 0 alone measures, but all read the loss then).
+            on_eval_step = measures and evaluate_step(cfg, done, last_step)
             evaluate = held_out is not None and on_eval_step
             log = done % cfg.run.log_every == 0 or done in (1, last_step)
             # The loss crosses to the host only where it is shown or checked, so a GPU never
