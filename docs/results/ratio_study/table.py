@@ -25,6 +25,7 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parents[3]
 GRAMMAR = "rhm32:m=32/4/2"
 READABLE_SE = 5.0
+PLANNED_SEEDS = 3  # the pre-registered seeds per cell
 LEVELS = (0, 1, 2, 3)
 
 
@@ -172,6 +173,9 @@ def main() -> int:
     else:
         diff, lo, hi = welch(a["G0"], b["G0"])
         verdict = "agrees" if lo > 0 else "disagrees" if hi < 0 or hi < 0.05 else "untestable"
+        seeds = min(len(a["G0"]), len(b["G0"]))
+        if seeds < PLANNED_SEEDS:  # no verdict before every planned seed is in
+            verdict = f"interim, {seeds} of {PLANNED_SEEDS} seeds read: no verdict yet"
         print(f"  G_0(0.75) - G_0(0.25) = {diff:+.3f} [{lo:+.3f}, {hi:+.3f}]: {verdict}")
     done = sorted(args.controls.glob("*/train/CONTROL_DONE"))
     controls = [readouts(p.parent.parent) for p in done]
