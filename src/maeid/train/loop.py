@@ -38,7 +38,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from maeid import atomic
+from maeid.atomic import write_text
 from maeid.data import EpochBatches
 from maeid.data.fresh import FreshBatches
 from maeid.mae import MaskedAutoencoder, build_mae
@@ -109,10 +109,6 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    atomic.write_text(path, text)
 
 
 @dataclass
@@ -212,7 +208,7 @@ def train(
         if dist.is_main:
             cfg.warn_if_unintended()
             (out_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-            _write_text_atomic(out_dir / "config.yaml", to_yaml(cfg))
+            write_text(out_dir / "config.yaml", to_yaml(cfg))
             from maeid.train.monitor import Monitor
 
             monitor = Monitor(out_dir, cfg.run.steps, step, batch, cfg.run.progress)
