@@ -295,12 +295,13 @@ def _as_patches(images: np.ndarray, grid: int, patch: int) -> np.ndarray:
     )
 
 
-def _leaf_messages(
+def leaf_log_likelihood(
     model: RandomHierarchy, images: np.ndarray, visible: np.ndarray | None,
     offsets: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """(K, N, G, G, v): each leaf symbol's likelihood of its visible pixels under each of
-    the K signature components, max 1; and (K, N) the log of the factors taken out."""
+) -> np.ndarray:  # fmt: skip
+    """(K, N, G, G, v): the log-likelihood of each leaf's visible pixels (all of them if
+    `visible` is None) under each of the K signature components' rendering of each
+    symbol, up to a constant shared by all of them."""
     k = model.knobs
     x = _as_patches(images.astype(np.float64), k.grid, k.patch)
     seen = (np.ones_like(x) if visible is None
@@ -314,7 +315,16 @@ def _leaf_messages(
         loglik = -dist / (2 * k.sigma**2)
     else:  # noiseless: a symbol either renders the seen pixels exactly or is impossible
         loglik = np.where(dist <= 1e-6 * (1 + seen.sum(-1, keepdims=True)), 0.0, -np.inf)
-    loglik = np.moveaxis(loglik.reshape(*loglik.shape[:-1], len(offsets), k.v), -2, 0)
+    return np.moveaxis(loglik.reshape(*loglik.shape[:-1], len(offsets), k.v), -2, 0)
+
+
+def _leaf_messages(
+    model: RandomHierarchy, images: np.ndarray, visible: np.ndarray | None,
+    offsets: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(K, N, G, G, v): each leaf symbol's likelihood of its visible pixels under each of
+    the K signature components, max 1; and (K, N) the log of the factors taken out."""
+    loglik = leaf_log_likelihood(model, images, visible, offsets)
     top = loglik.max(-1, keepdims=True)
     # A component under which a leaf is impossible (sigma = 0) has evidence 0, not NaN.
     finite = np.where(np.isfinite(top), top, 0.0)

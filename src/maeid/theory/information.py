@@ -76,6 +76,7 @@ from maeid.theory.belief_propagation import (
     CHUNK,
     _as_patches,
     _normalised,
+    leaf_log_likelihood,
     pixel_variance,
     visible_pixels,
 )
@@ -506,7 +507,7 @@ def _rhm_chunk(
     """(n, L + 1) L_l of a chunk of images."""
     k = model.knobs
     n, n_comp = len(images), len(consts.offsets)
-    loglik = _leaf_loglik(model, images, visible, consts.offsets)  # (K, n, G, G, v)
+    loglik = leaf_log_likelihood(model, images, visible, consts.offsets)  # (K, n, G, G, v)
     top = loglik.max(-1)
     finite = np.where(np.isfinite(top), top, 0.0)  # a leaf impossible under a component
     leaves = np.exp(loglik - finite[..., None]).reshape(n_comp * n, k.grid, k.grid, k.v)
@@ -540,25 +541,6 @@ def _rhm_chunk(
         error = (masked * spread).sum((1, 2, 3)) / count
         losses[:, level] = (error + k.sigma**2) / consts.variance
     return losses
-
-
-def _leaf_loglik(
-    model: RandomHierarchy, images: np.ndarray, visible: np.ndarray, offsets: np.ndarray
-) -> np.ndarray:
-    """(K, N, G, G, v): the log-likelihood of each leaf's visible pixels under each
-    component's rendering of each symbol, up to a constant shared by all of them."""
-    k = model.knobs
-    x = _as_patches(images.astype(np.float64), k.grid, k.patch)
-    seen = _as_patches(visible[:, None], k.grid, k.patch).astype(np.float64)
-    rendering = model.patches.reshape(1, k.v, -1).astype(np.float64) + offsets[:, None]
-    rendering = rendering.reshape(-1, rendering.shape[-1])  # (K * v, patch^2)
-    dist = (seen * x * x).sum(-1, keepdims=True) - 2 * (seen * x) @ rendering.T
-    dist += seen @ (rendering**2).T
-    if k.sigma > 0:
-        loglik = -dist / (2 * k.sigma**2)
-    else:  # noiseless: a symbol renders the seen pixels exactly or is impossible
-        loglik = np.where(dist <= 1e-6 * (1 + seen.sum(-1, keepdims=True)), 0.0, -np.inf)
-    return np.moveaxis(loglik.reshape(*loglik.shape[:-1], len(offsets), k.v), -2, 0)
 
 
 def _climb_with_scales(
