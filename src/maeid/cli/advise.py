@@ -14,8 +14,10 @@ import os
 from maeid.cli import advise_data
 from maeid.cli.counts import count
 from maeid.cli.help_format import ShowDefaults
+from maeid.cli.number_list import number_list
 from maeid.hlvm.spec import GraphSpec
 from maeid.output_path import check_output_dir
+from maeid.threads import add_threads_argument, resolve_threads
 from maeid.theory.advice import INFORMATION_RULE, PAPER_RATIOS, RANKING_RULE, Advice, advise
 
 
@@ -87,7 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write advice.png and advice.json here (with --data: advice_data.png and .json)",
     )
     p.add_argument("--json", action="store_true", help="print the full table as JSON")
-    p.add_argument("--threads", type=int, default=1, help="torch threads; 0 = torch's choice")
+    add_threads_argument(p, default=1)  # one: a profile is many mid-sized ops
     p.add_argument(
         "--information",
         action="store_true",
@@ -131,24 +133,23 @@ def run(args: argparse.Namespace) -> int:
     spec = _spec(args.model, args.quadtree)
     if args.top < 1:
         raise ValueError(f"--top {args.top}: print at least one cell, e.g. --top 5")
-    if args.threads < 0:
-        raise ValueError(f"--threads {args.threads} must be 0 (torch's choice) or more")
+    threads = resolve_threads(args.threads)
     if args.out is not None and os.path.exists(args.out) and not os.path.isdir(args.out):
         raise ValueError(f"--out {args.out} is a file; give a folder to write advice.png into")
     if args.out is not None:
         check_output_dir(args.out)  # writable, before the profile is computed
-    units = None if args.units is None else _numbers(args.units, int, "--units", "4,8,16")
+    units = None if args.units is None else number_list(args.units, int, "--units", "4,8,16")
     if args.images is not None and (not valued or args.images < 2):
         raise ValueError(f"--images {args.images}: give at least 2 images per cell, with "
                          "--information or --rank-by information")  # fmt: skip
     advice = advise(
         _model(args.model, args.quadtree) if valued else spec,
         args.target_level,
-        ratios=_numbers(args.ratios, float, "--ratios", "0.5,0.75"),
+        ratios=number_list(args.ratios, float, "--ratios", "0.5,0.75"),
         units=units,
         num_masks=args.masks,
         seed=args.seed,
-        num_threads=args.threads or None,
+        num_threads=threads,
         information=valued,
         rank_by=args.rank_by,
         num_images=args.images,
@@ -217,25 +218,13 @@ def _spec(model: str | None, quadtree: str | None) -> GraphSpec:
         raise ValueError("give --model or --quadtree, not both")
     if quadtree is None:
         return load_spec(model or "qt32")
-    sizes = _numbers(quadtree, int, "--quadtree", "32,4,3")
+    sizes = number_list(quadtree, int, "--quadtree", "32,4,3")
     if len(sizes) != 3:
         raise ValueError(
             f"--quadtree {quadtree!r} needs three numbers, image size, leaf size and levels, "
             "e.g. 32,4,3"
         )
     return quadtree_of_depth(*sizes)
-
-
-def _numbers(text: str, kind: type, flag: str, example: str) -> list:
-    try:
-        values = [kind(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(
-            f"{flag} {text!r} must be comma-separated numbers, e.g. {example}"
-        ) from None
-    if not values:
-        raise ValueError(f"{flag} is empty; give e.g. {example}")
-    return values
 
 
 def _write(advice: Advice, out: str) -> None:

@@ -80,9 +80,10 @@ def run_data(args: argparse.Namespace, masks: int | None) -> int:
     """Check everything, compute the profile, then print and write it."""
     from threadpoolctl import threadpool_limits
 
-    from maeid.cli.advise import _numbers
+    from maeid.cli.number_list import number_list
     from maeid.output_path import check_output_dir
     from maeid.theory.gaussian_information import gaussian_profile
+    from maeid.threads import resolve_threads, torch_threads
 
     if args.model is not None or args.quadtree is not None:
         raise ValueError("give --data or --model/--quadtree, not both")
@@ -93,8 +94,7 @@ def run_data(args: argparse.Namespace, masks: int | None) -> int:
     num_masks = DEFAULT_MASKS if masks is None else masks
     if args.top < 1:
         raise ValueError(f"--top {args.top}: print at least one cell, e.g. --top 5")
-    if args.threads < 0:
-        raise ValueError(f"--threads {args.threads} must be 0 (torch's choice) or more")
+    threads = resolve_threads(args.threads)
     if args.max_images < 2:
         raise ValueError(f"--max-images {args.max_images}: use at least 2 (hundreds or more)")
     if args.out is not None:
@@ -102,13 +102,9 @@ def run_data(args: argparse.Namespace, masks: int | None) -> int:
         taken = [n for n in FILES if os.path.isdir(os.path.join(args.out, n))]
         if taken:
             raise ValueError(f"--out {args.out}: {taken[0]} is a folder; pick another --out")
-    ratios = _numbers(args.ratios, float, "--ratios", "0.5,0.75")
-    units = None if args.units is None else _numbers(args.units, int, "--units", "2,4,7")
-    with threadpool_limits(args.threads or None):
-        import torch
-
-        if args.threads:
-            torch.set_num_threads(args.threads)
+    ratios = number_list(args.ratios, float, "--ratios", "0.5,0.75")
+    units = None if args.units is None else number_list(args.units, int, "--units", "2,4,7")
+    with threadpool_limits(threads), torch_threads(threads):
         images, source = _images(args)
         profile = gaussian_profile(
             images,
