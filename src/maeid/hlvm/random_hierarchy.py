@@ -47,8 +47,8 @@ import numpy as np
 
 from maeid.hlvm.model import Sample
 from maeid.hlvm.quadtree import quadtree_spec
+from maeid.hlvm.signatures import TEXTURE_KEY, add_signatures, draw_signatures
 from maeid.hlvm.spec import GraphSpec
-from maeid.hlvm.texture import TEXTURE_KEY, add_signatures, draw_signatures
 
 NAME = "rhm32"
 _RULES_TAG, _PATCH_TAG = 0x52484D31, 0x52484D32  # separate the seed's two streams

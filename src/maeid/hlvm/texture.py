@@ -9,7 +9,9 @@ a shortcut that a shape-reading (tree-reading) representation ignores.
 
 A sample records which signature it carries in `noises["texture"]`, (N, 1) int64: the
 signature's class, or -1 for none (absent from samples of models with `p_texture = 0`,
-whose output is the same as without the cue).
+whose output is the same as without the cue). The signatures themselves, which the model
+draws and adds while sampling, are `maeid.hlvm.signatures`; this module holds what is
+done with a model that has them.
 
 `stamp_signature` writes any class's signature onto a signature-free sample (cue-conflict
 images take class B's signature on class A's tree); `signature_scores` is a detector (the
@@ -23,44 +25,12 @@ from __future__ import annotations
 
 import copy
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from maeid.hlvm.model import Sample
-
-if TYPE_CHECKING:  # random_hierarchy imports this module
-    from maeid.hlvm.random_hierarchy import RandomHierarchy
-
-TEXTURE_KEY = "texture"  # the `noises` entry that records the signature's class
-NO_SIGNATURE = -1
-_TEXTURE_TAG = 0x52484D33  # the seed's third stream, beside the rules' and the patches'
-
-
-def draw_signatures(seed: int, n_classes: int, patch: int, amplitude: float) -> np.ndarray:
-    """(n_classes, patch * patch) float32: zero-mean patterns of root-mean-square `amplitude`."""
-    rng = np.random.default_rng([seed, _TEXTURE_TAG])
-    raw = rng.standard_normal((n_classes, patch * patch))
-    raw -= raw.mean(1, keepdims=True)  # leave each patch's mean brightness alone
-    raw /= np.sqrt((raw**2).mean(1, keepdims=True))
-    return (amplitude * raw).astype(np.float32)
-
-
-def add_signatures(pixels: np.ndarray, signatures: np.ndarray, classes: np.ndarray) -> None:
-    """Add class `classes[i]`'s signature to every patch of `pixels[i]` (N, G, G, P), in place;
-    a class of -1 adds nothing."""
-    classes = np.asarray(classes).reshape(-1)
-    carries = classes >= 0
-    if carries.any():
-        pixels[carries] += signatures[classes[carries]][:, None, None, :]
-
-
-def signature_classes(sample: Sample) -> np.ndarray:
-    """(N,) int64: the class whose signature each image carries, -1 for none."""
-    found = sample.noises.get(TEXTURE_KEY)
-    if found is None:
-        return np.full(len(sample), NO_SIGNATURE, dtype=np.int64)
-    return np.asarray(found).reshape(-1).astype(np.int64)
+from maeid.hlvm.random_hierarchy import RandomHierarchy
+from maeid.hlvm.signatures import NO_SIGNATURE, TEXTURE_KEY, add_signatures, signature_classes
 
 
 def without_texture(model: RandomHierarchy) -> RandomHierarchy:
