@@ -17,8 +17,8 @@ from maeid.cli.help_format import ShowDefaults
 from maeid.cli.number_list import number_list
 from maeid.hlvm.spec import GraphSpec
 from maeid.output_path import check_output_dir
-from maeid.threads import add_threads_argument, resolve_threads
 from maeid.theory.advice import INFORMATION_RULE, PAPER_RATIOS, RANKING_RULE, Advice, advise
+from maeid.threads import add_threads_argument, resolve_threads
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -24,6 +24,7 @@ from maeid.evaluate.formal import (
 )
 from maeid.evaluate.regression import METHODS, RegressorConfig
 from maeid.output_path import check_output_dir
+from maeid.threads import add_threads_argument, resolve_threads
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -105,13 +106,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="repeat every mask with this many seeds (--seed, --seed + 1, ...), each with new "
         "data, initialisation and batches",
     )
-    train.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch threads while training; 0 = torch's choice. One is fastest on a machine "
-        "that other jobs keep busy",
-    )
+    # One thread by default: the models are small, and on a busy machine torch's pool
+    # spins waiting for cores that other processes hold.
+    add_threads_argument(train, default=1)
     p.add_argument(
         "--regressor", choices=METHODS, default="kernel", help="regressor of the R² reported"
     )
@@ -140,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     config = IdentifyConfig(
         arch=args.arch, steps=steps, seconds=args.seconds, batch_size=args.batch_size,
         lr=args.lr, hidden=args.hidden, depth=args.depth, train_samples=args.train_samples,
-        eval_samples=args.eval_samples, seed=args.seed, threads=args.threads or None,
+        eval_samples=args.eval_samples, seed=args.seed, threads=resolve_threads(args.threads),
         regressor=RegressorConfig(method=args.regressor, seed=args.seed),
     )  # fmt: skip
     seeds = list(range(args.seed, args.seed + args.seeds))
@@ -176,8 +173,7 @@ def _check_training_options(args: argparse.Namespace) -> None:
         raise ValueError(f"--seconds {args.seconds}: give a positive time budget, e.g. 100")
     if not args.lr > 0:  # NaN too
         raise ValueError(f"--lr {args.lr}: give a positive learning rate, e.g. 1e-3")
-    if args.threads < 0:
-        raise ValueError(f"--threads {args.threads}: use a positive count, or 0 for torch's")
+    resolve_threads(args.threads)  # a negative count is refused here, before any work
 
 
 def _masks(spec, args: argparse.Namespace) -> list[FixedMask]:

@@ -16,6 +16,7 @@ from maeid.experiments.runner import default_out_dir, run_sweep
 from maeid.experiments.slurm import SlurmOptions, describe_jobs, submit
 from maeid.experiments.sweep_spec import SkippedPoint, SweepSpec
 from maeid.output_path import check_output_dir, check_output_file
+from maeid.threads import add_threads_argument, resolve_threads
 
 DESCRIPTION = """\
 Run every point of a sweep (a grid over masking ratio x masking unit x seed, or any config
@@ -52,12 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1,
         help="local processes running points in parallel (they share the CPU cores; default 1)",
     )
-    p.add_argument(
-        "--threads",
-        type=int,
-        help="torch threads in each worker (default: the machine's cores / --workers); "
-        "lower it when other jobs share the machine",
-    )
+    add_threads_argument(p, per_worker=True)
     p.add_argument(
         "--launcher",
         choices=("local", "slurm"),
@@ -100,8 +96,7 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, option) < 1:
             flag = "--" + option.replace("_", "-")
             raise ValueError(f"{flag} {getattr(args, option)}: give a count of at least 1")
-    if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads {args.threads}: need at least 1 thread per worker")
+    resolve_threads(args.threads)  # a negative count is refused before anything is written
     plan = spec.plan()  # every point resolved and checked before anything is written
     if args.launcher == "slurm":
         return _slurm(args, spec, out_dir, plan)

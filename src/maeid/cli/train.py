@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from shlex import quote
 
-from maeid.cli.threads import add_threads_argument
+from maeid.threads import add_threads_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -83,15 +83,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from maeid.cli.threads import set_threads
     from maeid.output_path import check_output_dir
+    from maeid.threads import resolve_threads, torch_threads
     from maeid.train.config import load_config
     from maeid.train.loop import NonFiniteLossError, train
 
     check_output_dir(args.out)
     if args.stop_after is not None and args.stop_after < 1:
         raise ValueError(f"--stop-after {args.stop_after}: give a step count of at least 1")
-    set_threads(args.threads)
+    threads = resolve_threads(args.threads)
     config_path = args.config
     if config_path is None:
         if not args.resume:
@@ -99,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         config_path = args.out / "config.yaml"
     config = load_config(config_path, args.overrides)
     try:
-        result = train(config, args.out, resume=args.resume, stop_after=args.stop_after)
+        with torch_threads(threads):
+            result = train(config, args.out, resume=args.resume, stop_after=args.stop_after)
     except NonFiniteLossError as err:
         print(f"maeid train: {err}", file=sys.stderr)
         return 1

@@ -43,6 +43,7 @@ from maeid.theory.exact_limits import r2_limits
 from maeid.theory.identification import Identification, identify
 from maeid.theory.profile import cell_masks
 from maeid.theory.token_masks import default_patch_size, masked_nodes
+from maeid.threads import torch_threads
 
 ARCHITECTURES = ("mlp", "vit")
 MIN_R2_IN_S = 0.9  # every latent of S(m), not their mean
@@ -80,7 +81,7 @@ class IdentifyConfig:
     train_samples: int = 32000
     eval_samples: int = 4000
     seed: int = 0
-    threads: int | None = 1  # torch intra-op threads while training; None = torch's default
+    threads: int | None = 1  # torch intra-op threads while training; None = as they are
     regressor: RegressorConfig = field(default_factory=RegressorConfig)
 
     def __post_init__(self) -> None:
@@ -279,16 +280,11 @@ def _measure(
 
 def _train_and_encode(spec, fixed, theory, train: Sample, held_out: Sample, cfg, progress):
     """Train the bottleneck on `train`; return (code of `held_out`, steps, seconds, loss)."""
-    threads = torch.get_num_threads()
-    if cfg.threads is not None:
-        # One thread is the default: the MLP is small, and on a busy machine torch's pool
-        # spins waiting for cores that other processes hold (1500 steps did not finish in
-        # 600 s on two threads on our shared 2-core machine; 2000 take ~90 s on one).
-        torch.set_num_threads(cfg.threads)
-    try:
+    # One thread is the default: the MLP is small, and on a busy machine torch's pool
+    # spins waiting for cores that other processes hold (1500 steps did not finish in
+    # 600 s on two threads on our shared 2-core machine; 2000 take ~90 s on one).
+    with torch_threads(cfg.threads):
         return _train(spec, fixed, theory, train, held_out, cfg, progress)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train(spec, fixed, theory, train: Sample, held_out: Sample, cfg, progress):

@@ -40,6 +40,7 @@ from maeid.experiments.results_db import Claim, ResultsDB, RunRecord, finite_or_
 from maeid.experiments.sweep_spec import SkippedPoint, SweepPoint, SweepSpec
 from maeid.output_path import check_output_dir
 from maeid.progress import tqdm
+from maeid.threads import resolve_threads, torch_threads
 
 RESULT_FILE = "result.json"
 
@@ -156,18 +157,15 @@ def work(
     stale_after_s: float = 120.0,
     progress: bool = True,
     on_finish: Callable[[RunRecord, str], None] | None = None,
-    torch_threads: int | None = None,
+    threads: int | None = None,
     only: Collection[str] | None = None,
 ) -> dict[str, int]:
     """Claim and run the sweep's points (with `only`, those with these config hashes)
-    until none is left to claim; counts per outcome."""
-    if torch_threads:
-        import torch
-
-        torch.set_num_threads(torch_threads)
+    until none is left to claim, on `threads` torch threads (None: as they are); counts
+    per outcome."""
     fn = load_run_fn(run_fn) if isinstance(run_fn, str) else run_fn
     tally = {"done": 0, "failed": 0, "lost": 0}
-    with ResultsDB(db_path, stale_after_s=stale_after_s) as db:
+    with torch_threads(threads), ResultsDB(db_path, stale_after_s=stale_after_s) as db:
         while (claim := db.claim_next(sweep, only=only)) is not None:
             status = execute(claim, fn, db, heartbeat_s=heartbeat_s, progress=progress)
             tally[status] += 1
@@ -218,15 +216,14 @@ def run_sweep(
     """Run (or finish) a sweep locally with `workers` processes; idempotent.
 
     Done runs are skipped, interrupted ones resume, failed ones are retried only with
-    `retry_failed`. `threads` is torch's thread count in each worker (default: the cores
-    shared out among the workers). `run_fn` overrides the spec's `run` (with workers > 1
-    it must be an import path or a module-level function, so that it reaches the worker
-    processes).
+    `retry_failed`. `threads` is torch's thread count in each worker (None or 0: the free
+    cores shared among the workers, by `maeid.threads.resolve_threads`). `run_fn`
+    overrides the spec's `run` (with workers > 1 it must be an import path or a
+    module-level function, so that it reaches the worker processes).
     """
     if workers < 1:
         raise ValueError(f"--workers {workers}: need at least 1 worker process")
-    if threads is not None and threads < 1:
-        raise ValueError(f"--threads {threads}: need at least 1 thread per worker")
+    threads = resolve_threads(threads, workers=workers)
     out = Path(out_dir) if out_dir is not None else default_out_dir(spec, db_path)
     check_output_dir(out)
     run_fn = run_fn or spec.run
@@ -267,7 +264,7 @@ def run_sweep(
                 stale_after_s=stale_after_s,
                 progress=progress,
                 on_finish=advance,
-                torch_threads=threads,
+                threads=threads,
                 only=only,
             )
         else:
@@ -287,8 +284,6 @@ def default_out_dir(spec: SweepSpec, db_path: str | Path) -> Path:
 def _work_in_processes(
     db, db_path, sweep, run_fn, workers, threads, bar, heartbeat_s, stale_after_s, only
 ):
-    # Threads per worker: share the cores instead of oversubscribing them.
-    threads = threads or max(1, (os.cpu_count() or 1) // workers)
     ctx = mp.get_context("spawn")  # no forked torch/sqlite state in the children
     procs = [
         ctx.Process(
@@ -298,7 +293,7 @@ def _work_in_processes(
                 heartbeat_s=heartbeat_s,
                 stale_after_s=stale_after_s,
                 progress=False,  # N interleaved bars are noise; the sweep bar tracks them
-                torch_threads=threads,
+                threads=threads,
                 only=only,
             ),
             daemon=False,

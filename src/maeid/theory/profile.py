@@ -25,13 +25,12 @@ import json
 import math
 import os
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from maeid.atomic import write_text
+from maeid.atomic import write_json
 from maeid.hlvm.spec import GraphSpec, SpecError
 from maeid.memory_budget import check_fits, free_memory
 from maeid.progress import tqdm
@@ -39,6 +38,7 @@ from maeid.theory.batch import GraphMatrices
 from maeid.theory.masking import MaskLayout, check_ratio, sample_masks
 from maeid.theory.spec_like import SpecLike, takes_spec
 from maeid.theory.token_masks import default_patch_size, token_grid, token_incidence
+from maeid.threads import torch_threads
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 MAX_HIST_BINS = 32
@@ -148,7 +148,7 @@ class TheoryProfile:
         return cls(**head, cells=[ProfileCell.from_dict(c) for c in d["cells"]])
 
     def save(self, path: str | os.PathLike) -> None:
-        save_json(path, self.to_dict())
+        write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TheoryProfile:
@@ -178,7 +178,7 @@ def theory_profile(
     ops: on a busy 2-core machine torch's thread pool spent far longer waiting than
     computing (the qt32 grid took 1.2 s on one thread and 34 s on two).
     """
-    with _torch_threads(num_threads):
+    with torch_threads(num_threads):
         return _theory_profile(spec, ratios, units, num_masks, seed, patch_size, progress)
 
 
@@ -252,11 +252,6 @@ def layout_for(spec: SpecLike, unit: int, patch_size: int | None = None) -> Mask
     return _layout(spec, grid, patch_size, unit)
 
 
-def save_json(path: str | os.PathLike, obj: object) -> None:
-    """Write `obj` as JSON atomically: a temp file in the same directory, then os.replace."""
-    write_text(path, json.dumps(obj, indent=1))
-
-
 # ---------------------------------------------------------------------------- internals
 def _grid(spec: GraphSpec, patch_size: int | None) -> tuple[int | None, tuple[int, int]]:
     if spec.image_shape is None:
@@ -292,19 +287,6 @@ def _source_incidence(spec: GraphSpec, patch: int | None) -> torch.Tensor:
     if patch is None:
         return torch.eye(len(spec.observed), dtype=torch.bool)
     return token_incidence(spec, patch)
-
-
-@contextmanager
-def _torch_threads(n: int | None):
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _mask_chunks(layout: MaskLayout, ratio: float, num_masks: int, seed: int):
