@@ -11,12 +11,13 @@ import argparse
 import json
 import os
 
+from maeid.atomic import write_json
 from maeid.cli.counts import count
 from maeid.cli.help_format import ShowDefaults
 from maeid.hlvm.spec import GraphSpec
 from maeid.output_path import check_output_dir
 from maeid.theory.identification import identify
-from maeid.theory.profile import save_json, theory_profile
+from maeid.theory.profile import theory_profile
 from maeid.theory.profile_table import format_information_table, format_profile_table
 from maeid.theory.token_masks import default_patch_size
 
@@ -115,8 +116,8 @@ def run(args: argparse.Namespace) -> int:
         plot_level_composition(profile, os.path.join(args.out, "theory_levels.png"))
         written = ["theory.json", "theory_levels.png"]
         if information is not None:
-            save_json(os.path.join(args.out, "information.json"),
-                      _information_json(profile, information))  # fmt: skip
+            write_json(os.path.join(args.out, "information.json"),
+                       _information_json(profile, information))  # fmt: skip
             written.append("information.json")
         if not args.json:
             print("wrote " + " and ".join(f"{args.out}/{name}" for name in written))

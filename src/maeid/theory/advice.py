@@ -26,13 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from maeid.theory.profile import (
-    ProfileCell,
-    TheoryProfile,
-    layout_for,
-    save_json,
-    theory_profile,
-)
+from maeid.atomic import write_json
+from maeid.theory.profile import ProfileCell, TheoryProfile, layout_for, theory_profile
 from maeid.theory.spec_like import SpecLike, as_spec
 from maeid.theory.token_masks import default_patch_size, token_grid
 
@@ -141,7 +136,7 @@ class Advice:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write `to_dict()` as JSON atomically."""
-        save_json(path, self.to_dict())
+        write_json(path, self.to_dict())
 
     @property
     def rule(self) -> str:
