@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from maeid.evaluate.artifacts import plt, save_figure
+from maeid.figures import plt, save_figure
 from maeid.train.quality import TRAINED_EXCESS
 
 

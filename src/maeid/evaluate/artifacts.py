@@ -1,27 +1,20 @@
-"""Writing results without ever leaving a half-written file (through `maeid.atomic`)."""
+"""Evaluation results as JSON, written whole or not at all (through `maeid.atomic`).
+
+Figures are saved by `maeid.figures`.
+"""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from maeid import atomic  # noqa: E402
+from maeid import atomic
 
 
 def write_json(path: str | Path, obj: object) -> Path:
     """Write `obj` as indented JSON; non-finite floats become null (JSON has no inf/NaN)."""
     path = Path(path)
     return atomic.write_json(path, _finite(obj))
-
-
-def save_figure(fig: plt.Figure, path: str | Path, dpi: int = 120) -> Path:
-    """Save a matplotlib figure as PNG atomically, then close it."""
-    return atomic.save_figure(fig, path, dpi=dpi, bbox_inches="tight")
 
 
 def _finite(obj: object) -> object:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from maeid.evaluate.artifacts import plt, save_figure
+from maeid.figures import plt, save_figure
 
 
 @torch.no_grad()

@@ -314,8 +314,8 @@ class _Run:
         self.figures.append(str(path))
 
     def recon(self) -> dict[str, object]:
-        from maeid.evaluate.artifacts import plt
         from maeid.evaluate.reconstruction import reconstruction_panels, reconstruction_quality
+        from maeid.figures import plt
         from maeid.train.recon import save_reconstruction_grid
 
         d, model = self.data, self.model

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
 
-from maeid.evaluate.artifacts import plt, save_figure
+from maeid.figures import plt, save_figure
 
 
 def tsne_embedding(

@@ -8,14 +8,12 @@ import os
 
 import numpy as np
 
-from maeid.evaluate.artifacts import save_figure
+from maeid.figures import plt, save_figure
 from maeid.theory.gaussian_information import GaussianProfile
 
 
 def plot_gaussian_profile(profile: GaussianProfile, path: str | os.PathLike) -> None:
     """Two panels over ratio x unit, impossible cells grey; written atomically as PNG."""
-    import matplotlib.pyplot as plt
-
     ratios, units = profile.ratios, profile.units
     share = np.full((len(ratios), len(units)), np.nan)
     bayes = np.full_like(share, np.nan)

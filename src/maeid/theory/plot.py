@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import os
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from maeid.atomic import save_figure  # noqa: E402
-from maeid.theory.advice import Advice  # noqa: E402
-from maeid.theory.profile import TheoryProfile  # noqa: E402
+from maeid.atomic import save_figure
+from maeid.figures import plt
+from maeid.theory.advice import Advice
+from maeid.theory.profile import TheoryProfile
 
 
 def plot_level_composition(profile: TheoryProfile, path: str | os.PathLike) -> None:

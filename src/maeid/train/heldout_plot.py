@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from maeid.evaluate.artifacts import plt, save_figure
+from maeid.figures import plt, save_figure
 from maeid.train.quality import TRAINED_EXCESS
 
 

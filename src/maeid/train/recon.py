@@ -15,15 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import torch
+from torch import nn
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from maeid.atomic import save_figure  # noqa: E402
-from maeid.data.transforms import denormalize  # noqa: E402
+from maeid.atomic import save_figure
+from maeid.data.transforms import denormalize
+from maeid.figures import plt
 
 
 def denormalize_with_visible(
