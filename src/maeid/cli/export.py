@@ -48,13 +48,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from maeid.mae.export import check_target, export_checkpoint
+    from maeid.mae.export import check_target, export_model
     from maeid.output_path import check_output_sibling
+    from maeid.train.checkpoint import load_checkpoint
 
     check_target(args.out, args.format, args.force)  # an existing --out first: --force?
     check_output_sibling(args.out)  # the export is made beside it, then renamed into place
-    out = export_checkpoint(
-        args.checkpoint, args.format, args.out, args.force, args.allow_masking_change
+    model, config = load_checkpoint(args.checkpoint)  # after the checks: it may be large
+    out = export_model(
+        model, args.format, args.out, config.mask.ratio, args.force, args.allow_masking_change
     )
     what = "HF ViTMAE directory" if args.format == "hf" else "reference .pth"
     print(f"wrote {what} {out}")

@@ -195,24 +195,21 @@ def export_reference(
     return out
 
 
-def export_checkpoint(
-    source: str | os.PathLike,
+def export_model(
+    model: nn.Module,
     fmt: str,
     out: str | os.PathLike,
+    mask_ratio: float,
     force: bool = False,
     allow_masking_change: bool = False,
 ) -> Path:
-    """Export a `maeid train` checkpoint, or a run directory's `checkpoints/last.pt`,
-    with the run's masking ratio."""
-    from maeid.train.checkpoint import load_checkpoint
-
+    """Export `model` in format `fmt` with the masking ratio it was trained with (a
+    `maeid train` checkpoint is read by `maeid.train.checkpoint.load_checkpoint`)."""
     if fmt not in FORMATS:
         raise ValueError(f"export format {fmt!r} is unknown; use one of {', '.join(FORMATS)}")
-    check_target(out, fmt, force)  # before the (possibly large) checkpoint is read
-    model, config = load_checkpoint(source)
     if fmt == "hf":
-        return export_hf(model, out, config.mask.ratio, force, allow_masking_change)
-    return export_reference(model, out, config.mask.ratio, force)
+        return export_hf(model, out, mask_ratio, force, allow_masking_change)
+    return export_reference(model, out, mask_ratio, force)
 
 
 # ---------------------------------------------------------------------- helpers
