@@ -270,10 +270,10 @@ CASES = [
         "at least 1",
     ),
     case(
-        "sweep-zero-threads",
-        "sweep {w}/spec_ok.yaml --db {w}/new.db --threads 0",
-        "--threads 0",
-        "at least 1",
+        "sweep-negative-threads",
+        "sweep {w}/spec_ok.yaml --db {w}/new.db --threads -2",
+        "--threads -2",
+        "positive",
     ),
     case(
         "sweep-out-is-file",

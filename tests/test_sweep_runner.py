@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from maeid.experiments.results_db import ResultsDB
@@ -252,11 +253,22 @@ def test_parallel_local_workers_share_the_grid(stub_env):
 def test_threads_per_worker_are_set_and_checked(stub_env):
     path = write_spec(stub_env / "s.yaml", 1, [0.25, 0.5], run="stub_runs:threads_run")
     spec = SweepSpec.from_yaml(path)
-    with pytest.raises(ValueError, match="--threads 0"):
-        run_sweep(spec, stub_env / "r.db", threads=0, progress=False)
+    with pytest.raises(ValueError, match="--threads -1: use a positive count"):
+        run_sweep(spec, stub_env / "r.db", threads=-1, progress=False)
     run_sweep(spec, stub_env / "r.db", workers=2, threads=3, progress=False)
     with ResultsDB(stub_env / "r.db") as db:
         assert [r.metrics["threads"] for r in db.runs()] == [3, 3]  # not cores / workers
+
+
+def test_threads_zero_runs_on_the_free_cores_and_puts_the_count_back(stub_env, monkeypatch):
+    from maeid import threads
+
+    monkeypatch.setattr(threads, "free_cores", lambda: 2)
+    path = write_spec(stub_env / "s.yaml", 1, [0.25], run="stub_runs:threads_run")
+    run_sweep(SweepSpec.from_yaml(path), stub_env / "r.db", threads=0, progress=False)
+    with ResultsDB(stub_env / "r.db") as db:
+        assert [r.metrics["threads"] for r in db.runs()] == [2]
+    assert torch.get_num_threads() == 1  # the in-process worker restored it
 
 
 @pytest.mark.parametrize("workers", [1, 2])
