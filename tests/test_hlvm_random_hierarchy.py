@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from maeid.hlvm import load_dataset, load_model, load_spec, save_dataset
-from maeid.hlvm.random_hierarchy import RandomHierarchy, RHMKnobs, parse_knobs
+from maeid.hlvm.random_hierarchy import RandomHierarchy, RHMKnobs, is_rhm, parse_knobs
 from maeid.hlvm.yaml_spec import dump_yaml, spec_from_yaml
 from maeid.theory import identify
+from maeid.train.config import DataConfig
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +23,17 @@ def test_default_model_has_the_issue_shape(rhm):
     assert {lvl: len(v) for lvl, v in rhm.spec.levels.items()} == {0: 1, 1: 4, 2: 16, 3: 64}
     assert [r.shape for r in rhm.rules] == [(8, 8, 4), (8, 8, 4), (8, 8, 4)]
     assert rhm.patches.shape == (8, 1, 4, 4)
+
+
+def test_is_rhm_answers_alike_for_a_model_a_name_and_a_data_config(rhm):
+    assert is_rhm(rhm) and is_rhm("rhm32") and is_rhm("rhm32:v=4,m=8")
+    assert not is_rhm(load_model("qt32")) and not is_rhm("qt32") and not is_rhm("rhm320")
+    assert is_rhm({"source": "synthetic", "model": "rhm32:sigma=0.1"})
+    assert is_rhm({"model": "rhm32"})  # the source defaults to synthetic
+    assert not is_rhm({"source": "fashion_mnist", "model": "rhm32"})  # model is unused there
+    assert not is_rhm({"source": "synthetic", "model": "qt32"})
+    assert is_rhm(DataConfig(model="rhm32")) and not is_rhm(DataConfig())
+    assert not is_rhm(None) and not is_rhm({"source": "synthetic", "model": None})
 
 
 def test_rules_are_unambiguous_per_level(rhm):

@@ -27,7 +27,7 @@ from maeid.hlvm import (
     variance_by_level,
 )
 from maeid.hlvm.model import HierarchicalModel
-from maeid.hlvm.random_hierarchy import RandomHierarchy
+from maeid.hlvm.random_hierarchy import RandomHierarchy, is_rhm
 from maeid.memory_budget import check_fits, free_disk, free_memory
 from maeid.output_path import check_output_file
 
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     sample = model.sample(args.n, seed=args.seed, progress=True)
     save_dataset(args.out, model, sample)
     print(f"wrote {args.n} samples of {model.name} (model seed {model.seed}) to {args.out}")
-    if isinstance(model, RandomHierarchy):
+    if is_rhm(model):
         if args.variance_samples > 0:
             print(bayes_table(model, args.variance_samples, args.seed))
     elif args.variance_samples > 0:

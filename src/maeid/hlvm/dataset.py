@@ -21,7 +21,7 @@ import numpy as np
 
 from maeid.atomic import atomic_path
 from maeid.hlvm.model import HierarchicalModel, Sample
-from maeid.hlvm.random_hierarchy import RandomHierarchy, is_rhm_name, load_rhm
+from maeid.hlvm.random_hierarchy import RandomHierarchy, is_rhm, load_rhm
 from maeid.hlvm.yaml_spec import dump_yaml, spec_from_yaml
 
 FORMAT_VERSION = 1
@@ -87,7 +87,7 @@ def load_dataset(
                          f"this maeid reads {FORMAT_VERSION}")  # fmt: skip
     config = header["config"]
     built_as = str((header.get("builder") or {}).get("name", ""))
-    if is_rhm_name(built_as):  # a discrete model: its name and seed rebuild it exactly
+    if is_rhm(built_as):  # a discrete model: its name and seed rebuild it exactly
         model: HierarchicalModel | RandomHierarchy = load_rhm(built_as, seed=config["seed"])
     else:
         model = HierarchicalModel(

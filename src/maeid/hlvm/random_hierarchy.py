@@ -418,5 +418,26 @@ def load_rhm(name: str, seed: int = 0) -> RandomHierarchy:
     return RandomHierarchy(parse_knobs(knobs), seed=seed)
 
 
+def is_rhm(subject: object) -> bool:
+    """Whether `subject` is the random-hierarchy model: a `RandomHierarchy`, a model name
+    (`rhm32`, `rhm32:v=4,m=8`), or a training config's data section (a mapping, or an
+    object with `source` and `model` such as `DataConfig`) with synthetic data of such a
+    name (a missing source is synthetic, `DataConfig`'s default). Anything else, such as
+    a `HierarchicalModel`, another name or a `.npz` path, is not: a dataset file is known
+    by its model once loaded."""
+    if isinstance(subject, RandomHierarchy):
+        return True
+    if isinstance(subject, str):
+        return subject == NAME or subject.startswith(NAME + ":")
+    if isinstance(subject, Mapping):
+        source, model = subject.get("source", "synthetic"), subject.get("model")
+    elif hasattr(subject, "source") and hasattr(subject, "model"):
+        source, model = subject.source, subject.model
+    else:
+        return False
+    return source == "synthetic" and isinstance(model, str) and is_rhm(model)
+
+
 def is_rhm_name(name: str) -> bool:
-    return name == NAME or name.startswith(NAME + ":")
+    """`is_rhm` for a model name (kept for the callers that still use this name)."""
+    return is_rhm(name)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from maeid.hlvm.model import HierarchicalModel
 from maeid.hlvm.quadtree import quadtree_spec
-from maeid.hlvm.random_hierarchy import RandomHierarchy, is_rhm_name, load_rhm
+from maeid.hlvm.random_hierarchy import RandomHierarchy, is_rhm, load_rhm
 from maeid.hlvm.spec import GraphSpec
 from maeid.hlvm.yaml_spec import load_yaml
 
@@ -39,7 +39,7 @@ def model_names() -> tuple[str, ...]:
 def load_spec(name_or_path: str | os.PathLike[str]) -> GraphSpec:
     """The structure of a named model or of a YAML file."""
     key = str(name_or_path)
-    if is_rhm_name(key):
+    if is_rhm(key):
         return load_rhm(key).spec
     if key in BUILDERS:
         return BUILDERS[key]()
@@ -61,7 +61,7 @@ def load_model(
 ) -> HierarchicalModel | RandomHierarchy:
     """A model from a builder name (`qt32`, `qt64`, `qt224`, `rhm32[:knobs]`) or a YAML path."""
     key = str(name_or_path)
-    if is_rhm_name(key):
+    if is_rhm(key):
         return load_rhm(key, seed=seed)
     spec = load_spec(name_or_path)
     builder = {"name": key} if key in BUILDERS else {"yaml": key}

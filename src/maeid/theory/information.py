@@ -67,7 +67,7 @@ import numpy as np
 import torch
 
 from maeid.hlvm.model import HierarchicalModel
-from maeid.hlvm.random_hierarchy import RandomHierarchy
+from maeid.hlvm.random_hierarchy import RandomHierarchy, is_rhm
 from maeid.hlvm.spec import GraphSpec
 from maeid.hlvm.texture import signature_components
 from maeid.progress import tqdm
@@ -252,7 +252,7 @@ def confined_losses(model: RandomHierarchy, images: np.ndarray, visible: np.ndar
     """(N, L + 1): each image's L_l for l = 0 .. L (L = the model's `levels`, the leaf
     patches), given `visible` (N, H, W) bool; column 0 is the Bayes loss, column L the
     plateau. Exact belief propagation with the evidence confined to each level's blocks."""
-    if not isinstance(model, RandomHierarchy):
+    if not is_rhm(model):
         raise ValueError(f"confined_losses takes an rhm32 model, got {type(model).__name__}")
     images, visible = _checked_rhm(model, images, visible)
     consts = _rhm_constants(model)
@@ -320,7 +320,7 @@ def _images(model: RandomHierarchy | HierarchicalModel, num_images: int | None) 
 
 
 def _kind(model: object) -> str:
-    if isinstance(model, RandomHierarchy):
+    if is_rhm(model):
         return "rhm"
     if isinstance(model, HierarchicalModel):
         _tree_groups(model.spec)  # refuses a DAG with the reason

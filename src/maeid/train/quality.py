@@ -92,9 +92,9 @@ def loss_limits(hlvm_model, ratio: float, unit: int, patch_size: int, seed: int)
     """The Bayes loss and plateau of the sampler at (ratio, unit), kept per process (a
     sweep trains many runs of one cell): by nested resampling for a continuous model, by
     belief propagation for the random hierarchy."""
-    from maeid.hlvm.random_hierarchy import RandomHierarchy
+    from maeid.hlvm.random_hierarchy import is_rhm
 
     limits = cell_loss_limits
-    if isinstance(hlvm_model, RandomHierarchy):  # discrete: belief propagation is exact
+    if is_rhm(hlvm_model):  # discrete: belief propagation is exact
         from maeid.theory.belief_propagation import cell_loss_limits as limits
     return limits(hlvm_model, ratio, unit, num_masks=LIMIT_MASKS, seed=seed, patch_size=patch_size)
