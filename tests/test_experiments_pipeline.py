@@ -110,7 +110,8 @@ def test_real_image_measures_run_inside_the_sweep_pipeline(tmp_path):
     model = MaskedAutoencoder(img_size=32, patch_size=4, in_chans=1, embed_dim=16, depth=1,
                               num_heads=2, decoder_embed_dim=16, decoder_depth=1,
                               decoder_num_heads=2)  # fmt: skip
-    requested = {"probe": {"max_train": 300, "max_test": 100, "probe_epochs": 3}, "knn": {}}
+    sizes = {"max_train": 300, "max_test": 100}
+    requested = {"probe": {**sizes, "probe_epochs": 3}, "knn": sizes}
     metrics, _ = run_evaluations(requested, model, cfg, tmp_path)
     assert 0.1 < metrics["probe"]["linear_top1"] <= 1.0  # random features beat 10-way chance
     assert 0.1 < metrics["probe"]["knn_top1"] <= 1.0

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from maeid.experiments.config_hash import config_hash
-from maeid.experiments.evaluations import mean_predictor_mse
+from maeid.measures.reconstruction import mean_predictor_mse
 from maeid.experiments.report import build_report
 from maeid.experiments.report_figures import reconstruction_figure
 from maeid.experiments.results_db import ResultsDB

@@ -13,18 +13,14 @@ import torch
 
 from maeid.data.fresh import FreshBatches
 from maeid.experiments.config_hash import config_hash
-from maeid.experiments.evaluations import (
-    _rhm_splits,
-    check_evaluations,
-    class_probe,
-    information,
-    rules_share_metrics,
-)
+from maeid.experiments.evaluations import check_evaluations, run_evaluations
 from maeid.experiments.results_db import ResultsDB
 from maeid.experiments.runner import register
 from maeid.experiments.sweep_spec import SweepSpec, resolve_train_config, set_dotted
 from maeid.hlvm import load_model
 from maeid.mae.model import untrained_copy
+from maeid.measures import EvalContext
+from maeid.measures.symbols import symbol_metrics
 from maeid.mae.presets import build_mae
 from maeid.train.config import from_dict
 
@@ -88,7 +84,8 @@ def test_each_study_seed_has_its_own_training_stream_probe_images_and_floor():
         return FreshBatches(model, 8, (0.5,), (0.25,), seed=cfg.data.seed).at(0)
 
     def splits(cfg) -> list[np.ndarray]:  # the evaluations' probe and test images
-        return [s.images.batch(torch.arange(6)).numpy() for s in _rhm_splits(cfg, "x", 6, 6)]
+        ctx = EvalContext(build_mae("tiny", in_chans=1), cfg, ".")
+        return [ctx.train(None, 6).images.numpy(), ctx.test(None, 6).images.numpy()]
 
     def floor(cfg) -> torch.Tensor:  # the untrained encoder of the run's seed
         return next(
@@ -114,30 +111,32 @@ def run(tmp_path_factory):
 
 def test_the_sweep_measures_information_per_level(run):
     model, cfg, run_dir = run
-    metrics, artefacts = information(model, cfg, {"samples": 40, "max_train": 60,
-                                                  "probe_epochs": 1}, run_dir)  # fmt: skip
-    saved = json.loads(Path(artefacts["information_json"]).read_text())
+    requested = {"information": {"samples": 40, "max_train": 60, "probe_epochs": 1}}
+    metrics, artefacts = run_evaluations(requested, model, cfg, run_dir)
+    saved = json.loads(Path(artefacts["eval_json"]).read_text())["information"]
     assert saved["pool"] == "tokens" and saved["test"] == 40
+    metrics = metrics["information"]
     for view in ("full", "visible"):
         for name in ("ce", "untrained_ce", "pixels_ce", "bayes_ce", "gain_share",
                      "pixels_gain_share", "gap_se"):  # fmt: skip
             assert set(metrics[f"{name}_{view}"]) == {"level_0", "level_1", "level_2"}
     assert metrics["ce_full"]["level_1"] == pytest.approx(saved["full_image"]["ce"]["trained"]["1"])
     with pytest.raises(ValueError, match=r"unknown information option\(s\) \['budgets'\]"):
-        information(model, cfg, {"budgets": [5]}, run_dir)
+        run_evaluations({"information": {"budgets": [5]}}, model, cfg, run_dir)
 
 
 def test_the_sweep_measures_the_class_only_probe_at_each_budget(run):
     model, cfg, run_dir = run
-    metrics, artefacts = class_probe(model, cfg, {"samples": 40, "budgets": [30, 10],
-                                                  "max_epochs": 2}, run_dir)  # fmt: skip
-    assert Path(artefacts["class_probe_json"]).is_file()
+    requested = {"class_probe": {"samples": 40, "budgets": [30, 10], "max_epochs": 2}}
+    metrics, artefacts = run_evaluations(requested, model, cfg, run_dir)
+    assert "class_probe" in json.loads(Path(artefacts["eval_json"]).read_text())
+    metrics = metrics["class_probe"]
     for view in ("full", "visible"):
         for who in ("", "untrained_", "pixels_"):
             for score in ("accuracy", "ce"):
                 assert set(metrics[f"{who}{score}_{view}"]) == {"budget_10", "budget_30"}
         assert 0.0 <= metrics[f"bayes_accuracy_{view}"] <= 1.0
-    with pytest.raises(ValueError, match="budget 2"):
+    with pytest.raises(ValueError, match="budgets=\\[2\\]: must be at least 5"):
         check_evaluations({"class_probe": {"budgets": [2]}}, {"source": "synthetic",
                                                               "model": MODEL})  # fmt: skip
     with pytest.raises(ValueError, match="class_probe needs the rhm32"):
@@ -151,7 +150,12 @@ def test_the_symbols_metrics_carry_the_rules_share_per_view():
 
     result = {"test": 1000, "full_image": view(0.99, 0.9, 1.0),
               "visible_tokens": view(0.93, 0.9, 0.94)}  # fmt: skip
-    metrics = rules_share_metrics(result, "mean")
-    assert metrics["rules_share"]["full"] == pytest.approx(0.9)
-    assert metrics["rules_readable"] == {"full": 1.0, "visible": 0.0}  # 10.5 SE, 4.2 SE
-    assert metrics["rules_gap_se"]["visible"] == pytest.approx(0.04 / (0.09 / 1000) ** 0.5)
+    for view in result.values():
+        if isinstance(view, dict):
+            view["trained"]["mean"]["chance"] = {0: 0.25}
+    theory = {"d_c_bits": 1.0, "c_share": {0: 1.0}, "p_in_S": {0: 1.0}}
+    metrics = {str(k): v for k, v in symbol_metrics(result, theory, "mean").items()}
+    assert metrics["symbols.rules_share.full"] == pytest.approx(0.9)
+    assert metrics["symbols.rules_readable.full"] == 1.0  # 10.5 SE
+    assert metrics["symbols.rules_readable.visible"] == 0.0  # 4.2 SE
+    assert metrics["symbols.rules_gap_se.visible"] == pytest.approx(0.04 / (0.09 / 1000) ** 0.5)

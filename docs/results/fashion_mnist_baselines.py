@@ -20,16 +20,17 @@ import torch
 
 from maeid.evaluate.knn import knn_top1
 from maeid.evaluate.probe import ProbeConfig, linear_probe
-from maeid.evaluate.suite import EvalOptions, frozen_features, load_eval_data
+from maeid.measures import EvalContext
+from maeid.measures.context import frozen_features
 from maeid.train.config import load_config
 from maeid.train.loop import build_model
 
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "fashion_mnist.yaml"
 
 
-def probe_and_knn(train: torch.Tensor, test: torch.Tensor, data) -> tuple[float, float]:
-    acc, _ = linear_probe(train, data.train_labels, test, data.test_labels, ProbeConfig(epochs=30))
-    return acc, knn_top1(train, data.train_labels, test, data.test_labels)
+def probe_and_knn(train: torch.Tensor, test: torch.Tensor, labels) -> tuple[float, float]:
+    acc, _ = linear_probe(train, labels[0], test, labels[1], ProbeConfig(epochs=30))
+    return acc, knn_top1(train, labels[0], test, labels[1])
 
 
 def main() -> None:
@@ -40,21 +41,21 @@ def main() -> None:
     parser.add_argument("--patches", default="4,2", help="comma-separated patch sizes")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    sizes = EvalOptions(progress=False, max_train=args.max_train, max_test=args.max_test)
     rows = []
     for i, patch in enumerate(int(p) for p in args.patches.split(",")):
         cfg = load_config(CONFIG, [f"model.patch_size={patch}"])
         torch.manual_seed(cfg.run.seed)
         model = build_model(cfg, (1, 32, 32)).eval()
-        data = load_eval_data("fashion_mnist", cfg, model, sizes)
+        ctx = EvalContext(model, cfg, ".", source="fashion_mnist")
+        train, test = ctx.train(None, args.max_train), ctx.test(None, args.max_test)
+        labels = (train.labels, test.labels)
         if i == 0:
-            pixels = [split.flatten(1) for split in (data.train_images, data.test_images)]
-            rows.append(("raw pixels (1024)", *probe_and_knn(*pixels, data)))
+            pixels = [split.images.flatten(1) for split in (train, test)]
+            rows.append(("raw pixels (1024)", *probe_and_knn(*pixels, labels)))
         for pool in args.pools.split(","):
-            splits = (data.train_images, data.test_images)
-            feats = [frozen_features(model, x, pool) for x in splits]
+            feats = [frozen_features(model, split.images, pool) for split in (train, test)]
             name = f"untrained encoder, patch {patch}" + ("" if pool == "cls" else f", {pool}")
-            rows.append((name, *probe_and_knn(*feats, data)))
+            rows.append((name, *probe_and_knn(*feats, labels)))
     print("| features | linear % | kNN % |\n|---|---|---|")
     for name, linear, knn in rows:
         print(f"| {name} | {100 * linear:.1f} | {100 * knn:.1f} |")

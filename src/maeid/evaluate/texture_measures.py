@@ -29,9 +29,6 @@ from maeid.evaluate.probe import ProbeConfig
 from maeid.evaluate.rendition import rendition_accuracy
 from maeid.hlvm.random_hierarchy import RandomHierarchy
 
-MEASURES = ("shape_bias", "rendition")
-
-
 def _check(model: object, name: str) -> None:
     if not isinstance(model, RandomHierarchy):
         raise ValueError(

@@ -1,0 +1,31 @@
+"""Options and splits shared by the rhm32 readouts (symbols, information, class_probe)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from maeid.evaluate.symbols import POOLS
+from maeid.measures.context import EvalContext, Split
+from maeid.measures.options import Options, option
+
+# evaluate_symbols' views -> the suffix of their metric names
+VIEWS = {"full_image": "full", "visible_tokens": "visible"}
+WHO = {"trained": "", "untrained": "untrained_", "pixels": "pixels_"}  # -> metric-name prefix
+
+
+@dataclass(frozen=True)
+class ReadoutOptions(Options):
+    samples: int = option(2000, "held-out test images", minimum=2, flag="max_test")
+    max_train: int = option(4000, "images the probes train on", minimum=2, flag="max_train")
+    probe_epochs: int = option(30, "epochs of each linear probe", minimum=1, flag="probe_epochs")
+    pool: str = option(
+        "mean",
+        "the readout: [CLS], mean of the patch tokens, or all tokens side by side",
+        choices=POOLS,
+        flag="pool",
+    )
+
+
+def rhm_splits(ctx: EvalContext, n_train: int, n_test: int) -> tuple[Split, Split]:
+    """(probe training split, held-out test split) of the evaluation's rhm32 data."""
+    return ctx.train(None, n_train), ctx.test(None, n_test)
