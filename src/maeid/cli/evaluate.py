@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from maeid.cli.help_format import ShowDefaults
-from maeid.cli.threads import add_threads_argument
 from maeid.evaluate.symbols import POOLS
+from maeid.threads import add_threads_argument
 
 # flags that set, in every measure named, the options whose `flag` is the flag's name
 OPTION_FLAGS = (
@@ -108,11 +108,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from maeid.cli.threads import free_cores
     from maeid.measures import EvalContext, default_measures, run_measures
     from maeid.output_path import check_output_dir
+    from maeid.threads import resolve_threads, torch_threads
     from maeid.train.checkpoint import load_checkpoint
 
     if args.list_measures:
@@ -120,8 +118,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.checkpoint:
         raise ValueError("name a checkpoint file or run directory (or pass --list-measures)")
-    if args.threads < 0:
-        raise ValueError(f"--threads {args.threads}: use a positive count, or 0 for the free cores")
+    threads = resolve_threads(args.threads)
     flags = flag_values(args)
     per_measure = option_values(args.option)
     if args.out:
@@ -136,12 +133,8 @@ def run(args: argparse.Namespace) -> int:
     names = [m.strip() for m in args.measure.split(",") if m.strip()] if args.measure else None
     names = names or default_measures(ctx.kind())
     requested = requested_options(names, flags, per_measure)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(args.threads or free_cores())
-    try:
+    with torch_threads(threads):
         evaluation = run_measures(ctx, requested, {"checkpoint": str(args.checkpoint)})
-    finally:
-        torch.set_num_threads(threads)
     print(
         f"{args.checkpoint} on {ctx.source} (mask ratio {ctx.ratio}, unit "
         f"{model.mask_unit}px, seed {ctx.seed})"
