@@ -1,7 +1,7 @@
 """Shape bias and rendition robustness of a trained MAE on rhm32, as flat metrics.
 
-The sweep (`maeid.experiments.texture_evaluations`) and `maeid evaluate --measure
-shape_bias,rendition` both call these, on a frozen encoder's full-image features
+The measures `shape_bias` and `rendition` (`maeid.measures.texture`) call these, on a
+frozen encoder's full-image features
 (`maeid.evaluate.feature_readers`):
 
 - `shape_bias_metrics`: `{"trained", "untrained", "pixels", "bayes"}` are the shape biases

@@ -22,7 +22,7 @@ from maeid.evaluate.symbols import POOLS, encoder_features, pixel_features
 from maeid.theory.belief_propagation import visible_pixels
 
 VIEWS = ("full_image", "visible_tokens")
-# The views' short names in metric names (`maeid.experiments.evaluations.SYMBOL_VIEWS`).
+# The views' short names in metric names (`symbols.probe_full`, `information.ce_visible`).
 SHORT = {"full_image": "full", "visible_tokens": "visible"}
 
 

@@ -12,7 +12,7 @@ grid:                            # the cartesian product of these is the sweep
   seed: [0]
   model.depth: [2, 4]            # ... or any dotted config key
 evaluate:                        # measurements after training, with options
-  identifiability: {samples: 2000}   # (see maeid.experiments.evaluations); or a list of names
+  identifiability: {samples: 2000}   # measures and options (maeid evaluate --list-measures)
 run: maeid.experiments.pipeline:train_and_evaluate   # optional: the function run per point
 launch: {nproc_per_node: 4}      # optional: train each point with torchrun on 4 GPUs
 ```

@@ -1,10 +1,10 @@
 """Metric keys: the names under which a measure's numbers are stored and read.
 
 A key is a small frozen value, `MetricKey("symbols", "probe_full", "level_2")`, whose
-string form is the dotted name a results database stores
-(`symbols.probe_full.level_2`) and which parses back from it (`parse_key`). A measure declares the keys
-it writes as patterns (`*` stands for any level, budget or view); a report section asks
-for values by key, and a test holds every key a section reads against the declarations.
+string form is the dotted name a results database stores (`symbols.probe_full.level_2`)
+and which parses back from it (`maeid.measures.registry.parse_key`). A measure declares
+the keys it writes as patterns (`*` stands for any level, budget or view); a report
+section lists the keys it reads, and a test holds those against the declarations.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class MetricKey:
         if (self.part is None) != (pattern.part is None):
             return False
         pairs = zip((self.namespace, self.name, self.part),
-                    (pattern.namespace, pattern.name, pattern.part))  # fmt: skip
+                    (pattern.namespace, pattern.name, pattern.part), strict=True)  # fmt: skip
         return all(fnmatchcase(mine, theirs) for mine, theirs in pairs if mine is not None)
 
 

@@ -34,8 +34,8 @@ class Reconstruction(Measure):
     default_for = frozenset({"labels", "rhm", "latents", "any"})
 
     def run(self, ctx: EvalContext, opts: ReconstructionOptions) -> Outcome:
-        from maeid.figures import plt
         from maeid.evaluate.reconstruction import reconstruction_panels, reconstruction_quality
+        from maeid.figures import plt
         from maeid.train.recon import save_reconstruction_grid
 
         model, test = ctx.model, ctx.test(opts.data, opts.max_test)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from maeid.evaluate.symbols import POOLS
+from maeid.evaluate.view_features import SHORT
 from maeid.measures.context import EvalContext, Split
 from maeid.measures.options import Options, option
 
-# evaluate_symbols' views -> the suffix of their metric names
-VIEWS = {"full_image": "full", "visible_tokens": "visible"}
+VIEWS = SHORT  # evaluate_symbols' views -> the suffix of their metric names
 WHO = {"trained": "", "untrained": "untrained_", "pixels": "pixels_"}  # -> metric-name prefix
 
 
