@@ -68,6 +68,23 @@ def test_evaluate_fashion_mnist_probe_knn_tsne_robustness(run_dir, tmp_path, cap
     assert "[CLS] attention on the object" in capsys.readouterr().out
 
 
+def test_evaluate_reads_a_synthesised_rhm32_file_and_knows_it_is_rhm32(tmp_path):
+    model = "rhm32:size=16,v=4,m=4,n_classes=4"
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(CONFIG), "--out", str(run), "--set", "run.steps=2",
+                 "--set", f"data.model={model}", "--set", "run.progress=false",
+                 "--set", "run.recon_every=0", "--set", "run.device=cpu"]) == 0  # fmt: skip
+    data = tmp_path / "held_out.npz"
+    assert main(["synth", "--model", model, "--n", "24", "--seed", "9", "--out", str(data)]) == 0
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(run), "--data", str(data), "--measure", "masked_loss,recon",
+                 "--recon-images", "4", "--out", str(out), "--threads", "1",
+                 "--no-progress"]) == 0  # fmt: skip
+    result = json.loads((out / "eval.json").read_text())
+    assert result["masked_loss"]["images"] == 24  # the file's images, all of them
+    assert result["metrics"]["masked_loss.bayes"] <= result["metrics"]["masked_loss.plateau"]
+
+
 def test_evaluate_refuses_measures_the_data_cannot_support(run_dir, tmp_path, capsys):
     code = main(["evaluate", str(run_dir), "--data", "synthetic", "--measure", "probe",
                  "--out", str(tmp_path), "--no-progress"])  # fmt: skip

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from maeid.measures.registry import DataKind, describe_source, trained_kind
+from maeid.measures.registry import DataKind, describe_source, labelled_source, trained_kind
 from maeid.seeds import stream_seed
 
 
@@ -94,7 +94,7 @@ class EvalContext:
         return self._cached(("train", source, n), lambda: self._load(source, "train", n))
 
     def _load(self, source: str, split: str, n: int) -> Split:
-        if self.kind(source).labelled:
+        if labelled_source(source):
             return self._fashion_mnist(source, split, n)
         if split == "train":
             test = self.test(source, 1)

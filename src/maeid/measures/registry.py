@@ -167,13 +167,18 @@ def supported(kind: DataKind) -> list[str]:
     return [name for name, m in _REGISTRY.items() if kind.offers(m.needs)]
 
 
+def labelled_source(source: str) -> bool:
+    """Fashion-MNIST, by name or as a folder of its IDX files."""
+    from pathlib import Path
+
+    return source == "fashion_mnist" or any(Path(source).glob("t10k-images*"))
+
+
 def describe_source(source: str, trained_on: DataKind | None = None) -> DataKind:
     """The `DataKind` of a data source name: fashion_mnist or a folder of its IDX files
     (labelled), synthetic (the checkpoint's own model: `trained_on`), or a .npz of
     `maeid synth` (latents; rhm32 if written from it, known once loaded)."""
-    from pathlib import Path
-
-    if source == "fashion_mnist" or any(Path(source).glob("t10k-images*")):
+    if labelled_source(source):
         return DataKind("fashion_mnist", labelled=True)
     if source == "synthetic":
         if trained_on is None or not trained_on.latents:
