@@ -9,7 +9,10 @@ schedule     lr = base_lr x batch / 256, linear warm-up, half-cycle cosine, per 
 optim        AdamW (0.9, 0.95), no weight decay on biases, norms, tokens
 checkpoint   atomic writes, RNG states, `load_checkpoint`
 datasets     a DataConfig -> the images a run trains on
-loop         `train`: one process or DDP under torchrun
+loop         `train`: one process or DDP under torchrun, set up and run
+state        what a step changes, and what of it a checkpoint holds
+restore      resuming a run: the checks that it continues the same run, then its state
+steps        the step loop: forward, backward, update, logging and checkpoints
 monitor      progress bar, metrics.jsonl, TensorBoard
 recon        reconstruction grids of a fixed batch
 bottleneck   `train_bottleneck`: the formal regime's fixed-mask trainer
