@@ -7,16 +7,13 @@ import pytest
 import torch
 
 from maeid.cli import main
-from maeid.evaluate.formal import (
-    IdentifyConfig,
-    drawn_masks,
-    identify_formal,
-    named_mask,
-    verdict,
-)
 from maeid.evaluate.identifiability import predicted_r2
-from maeid.evaluate.identify_report import aggregate_settings
 from maeid.evaluate.regression import RegressorConfig
+from maeid.formal.config import IdentifyConfig
+from maeid.formal.masks import drawn_masks, named_mask
+from maeid.formal.regime import identify_formal
+from maeid.formal.report import aggregate_settings
+from maeid.formal.verdict import verdict
 from maeid.hlvm import HierarchicalModel, spec_from_yaml
 from maeid.theory.identification import identify
 
@@ -180,7 +177,7 @@ def test_seeds_repeat_every_mask_with_new_data(toy):
 
 
 def test_mlp_code_ignores_the_masked_inputs(toy):
-    from maeid.evaluate.formal import _mlp_setup
+    from maeid.formal.mlp import mlp_setup
 
     fixed = named_mask(toy.spec, ["x1", "x2"], 0)
     theory = identify(toy.spec, fixed.masked)
@@ -188,12 +185,12 @@ def test_mlp_code_ignores_the_masked_inputs(toy):
     changed = toy.sample(50, seed=2)
     for x in fixed.masked:  # new masked observations, the same visible ones
         changed.observed[x] = changed.observed[x] + 5.0
-    net, _, _, inputs = _mlp_setup(toy.spec, fixed, theory, train, held, FAST)
-    _, _, _, inputs_changed = _mlp_setup(toy.spec, fixed, theory, train, changed, FAST)
+    net, _, _, inputs = mlp_setup(toy.spec, fixed, theory, train, held, FAST)
+    _, _, _, inputs_changed = mlp_setup(toy.spec, fixed, theory, train, changed, FAST)
     with torch.no_grad():
         assert torch.equal(net.encode(inputs), net.encode(inputs_changed))
     # ... while a change to a visible input does move the code.
     changed.observed["x3"] = changed.observed["x3"] + 5.0
-    _, _, _, inputs_visible = _mlp_setup(toy.spec, fixed, theory, train, changed, FAST)
+    _, _, _, inputs_visible = mlp_setup(toy.spec, fixed, theory, train, changed, FAST)
     with torch.no_grad():
         assert not torch.allclose(net.encode(inputs), net.encode(inputs_visible))

@@ -164,14 +164,15 @@ def test_a_bar_in_a_log_redraws_at_most_every_30_s_even_when_told_to():
 
 
 def test_every_progress_bar_of_the_commands_is_the_shared_one():
-    import maeid.evaluate.formal
     import maeid.evaluate.robustness
     import maeid.experiments.runner
+    import maeid.formal.mlp
+    import maeid.formal.vit
     import maeid.measures.run
     import maeid.theory.profile
     import maeid.train.monitor
     from maeid.progress import tqdm
 
-    modules = [maeid.evaluate.formal, maeid.evaluate.robustness, maeid.measures.run,
+    modules = [maeid.formal.mlp, maeid.formal.vit, maeid.evaluate.robustness, maeid.measures.run,
                maeid.experiments.runner, maeid.theory.profile, maeid.train.monitor]  # fmt: skip
     assert all(module.tqdm is tqdm for module in modules)

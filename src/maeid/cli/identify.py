@@ -14,15 +14,10 @@ import argparse
 import dataclasses
 
 from maeid.cli.help_format import ShowDefaults
-from maeid.evaluate.formal import (
-    ARCHITECTURES,
-    FixedMask,
-    IdentifyConfig,
-    drawn_masks,
-    identify_formal,
-    named_mask,
-)
 from maeid.evaluate.regression import METHODS, RegressorConfig
+from maeid.formal.config import ARCHITECTURES, IdentifyConfig
+from maeid.formal.masks import FixedMask, drawn_masks, named_mask
+from maeid.formal.regime import identify_formal
 from maeid.output_path import check_output_dir
 from maeid.threads import add_threads_argument, resolve_threads
 
@@ -118,7 +113,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from maeid.evaluate.identify_report import (
+    from maeid.formal.report import (
         aggregate_settings,
         format_identify_table,
         format_settings_table,

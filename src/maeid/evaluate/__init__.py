@@ -4,8 +4,6 @@ Identifiability
     regression        R² from a representation to every latent (Nystroem kernel ridge, linear)
     mcc               mean correlation coefficient with Hungarian matching
     identifiability   the theory's predicted R²: 1 in S(m), else the ceiling S(m) reaches
-    formal            the formal regime: a d_c bottleneck per fixed mask (`maeid identify`)
-    identify_report   its table, identify.json and plot
     practical         the practical regime: R² per level of a randomly-masked MAE
 Real images
     probe, knn, tsne  linear probe (BatchNorm + linear), cosine k-NN, t-SNE plot

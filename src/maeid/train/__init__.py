@@ -15,10 +15,8 @@ restore      resuming a run: the checks that it continues the same run, then its
 steps        the step loop: forward, backward, update, logging and checkpoints
 monitor      progress bar, metrics.jsonl, TensorBoard
 recon        reconstruction grids of a fixed batch
-bottleneck   `train_bottleneck`: the formal regime's fixed-mask trainer
 """
 
-from maeid.train.bottleneck import train_bottleneck
 from maeid.train.checkpoint import load_checkpoint, read_checkpoint, save_atomic
 from maeid.train.config import ConfigError, TrainConfig, apply_overrides, load_config
 from maeid.train.datasets import TrainingData, build_dataset
@@ -41,5 +39,4 @@ __all__ = [
     "save_atomic",
     "scaled_lr",
     "train",
-    "train_bottleneck",
 ]

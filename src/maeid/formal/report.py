@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from maeid.evaluate.artifacts import write_json
-from maeid.evaluate.formal import MAX_EXCESS_OUTSIDE_S, MIN_R2_IN_S, MaskResult
 from maeid.evaluate.intervals import Interval, mean_interval
 from maeid.figures import plt, save_figure
+from maeid.formal.result import MaskResult
+from maeid.formal.verdict import MAX_EXCESS_OUTSIDE_S, MIN_R2_IN_S
 from maeid.hlvm.spec import GraphSpec
 
 

@@ -1,8 +1,9 @@
-"""The formal-regime trainer: a `BottleneckMAE` on its one fixed mask (Theorem 2).
+"""The ViT bottleneck on images: a `BottleneckMAE` on its one fixed token mask, and its
+trainer (GPU when there is one).
 
-Unlike `train`, there is no config, no run directory and no random masking: the mask is
-part of the model, the data are given as one tensor, and the caller gets the fitted model
-back to regress the true latents from `model.encode(images)`.
+Unlike `maeid.train`, there is no config, no run directory and no random masking: the
+mask is part of the model, the data are given as one tensor, and the caller gets the
+fitted model back to regress the true latents from `model.encode(images)`.
 
     model = BottleneckMAE(mask, code_dim=d_c, img_size=32, patch_size=4, in_chans=1)
     model = train_bottleneck(model, images, steps=2000, batch_size=256, lr=1e-3, seed=0)
@@ -16,12 +17,45 @@ import numpy as np
 import torch
 from torch import nn
 
+from maeid.formal.config import IdentifyConfig
+from maeid.formal.masks import FixedMask
+from maeid.hlvm.model import Sample
+from maeid.hlvm.spec import GraphSpec
+from maeid.mae.bottleneck import BottleneckMAE
 from maeid.progress import tqdm
+from maeid.theory.identification import Identification
+from maeid.theory.token_masks import default_patch_size
 from maeid.train.distributed import pick_device
-from maeid.train.loop import NonFiniteLossError
 from maeid.train.optim import build_optimizer
 from maeid.train.precision import autocast_for
 from maeid.train.schedule import build_scheduler
+from maeid.train.steps import NonFiniteLossError
+
+
+def vit_setup(
+    spec: GraphSpec, fixed: FixedMask, theory: Identification, train: Sample, held_out: Sample
+) -> tuple[BottleneckMAE, torch.Tensor, torch.Tensor]:
+    """(the network, training images, held-out images) for a mask drawn by ratio and unit."""
+    if fixed.token_mask is None:
+        raise ValueError("--arch vit needs masks drawn by ratio and unit (token masks)")
+    c, h, w = spec.image_shape
+    net = BottleneckMAE(fixed.token_mask, theory.code_dim, img_size=(h, w),
+                        patch_size=default_patch_size(spec), in_chans=c)  # fmt: skip
+    return net, torch.from_numpy(train.images), torch.from_numpy(held_out.images)
+
+
+def train_vit(
+    net: nn.Module, images: torch.Tensor, cfg: IdentifyConfig, progress: bool
+) -> tuple[int, float]:
+    """`train_bottleneck` for `cfg.steps`; the steps and the mean loss of the last 50."""
+    if cfg.steps is None:
+        raise ValueError("--arch vit trains for a number of --steps; it has no time budget")
+    history: list[float] = []
+    train_bottleneck(net, images, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
+                     seed=cfg.seed, weight_decay=0.0,
+                     warmup_steps=min(cfg.warmup_steps, cfg.steps), progress=progress,
+                     history=history)  # fmt: skip
+    return cfg.steps, float(np.mean(history[-50:]))
 
 
 def train_bottleneck(

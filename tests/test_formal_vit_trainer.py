@@ -2,8 +2,8 @@
 
 import torch
 
+from maeid.formal.vit import train_bottleneck
 from maeid.mae import BottleneckMAE
-from maeid.train.bottleneck import train_bottleneck
 
 
 def small_model(seed: int) -> BottleneckMAE:
