@@ -60,8 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--measure",
         default=None,
-        help="comma-separated measures (see --list-measures); default: all the "
-        "data supports by default",
+        help="comma-separated measures (see --list-measures); without it, the measures "
+        "listed above for the data",
     )
     p.add_argument("--out", default=None, help="output folder (default: RUN_DIR/eval)")
     own = " (default: each measure's own; see --list-measures)"

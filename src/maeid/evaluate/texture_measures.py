@@ -27,10 +27,11 @@ from maeid.evaluate.cue_conflict import measure_shape_bias
 from maeid.evaluate.feature_readers import encoder_reader
 from maeid.evaluate.probe import ProbeConfig
 from maeid.evaluate.rendition import rendition_accuracy
-from maeid.hlvm.random_hierarchy import RandomHierarchy
+from maeid.hlvm.random_hierarchy import RandomHierarchy, is_rhm
+
 
 def _check(model: object, name: str) -> None:
-    if not isinstance(model, RandomHierarchy):
+    if not is_rhm(model):
         raise ValueError(
             f"{name} needs the rhm32 model (its trees and texture signatures are known); "
             f"the data are {getattr(model, 'name', model)!r}: train on data.model rhm32"

@@ -436,8 +436,3 @@ def is_rhm(subject: object) -> bool:
     else:
         return False
     return source == "synthetic" and isinstance(model, str) and is_rhm(model)
-
-
-def is_rhm_name(name: str) -> bool:
-    """`is_rhm` for a model name (kept for the callers that still use this name)."""
-    return is_rhm(name)

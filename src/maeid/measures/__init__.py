@@ -6,20 +6,19 @@
 writes.
 """
 
+import maeid.measures.catalog  # noqa: F401  (every measure registers itself)
 from maeid.measures.context import EvalContext, Split
+from maeid.measures.data_kind import DataKind, Needs, trained_kind
 from maeid.measures.keys import MetricKey
 from maeid.measures.options import Options, option
 from maeid.measures.registry import (
-    DataKind,
     Measure,
-    Needs,
     Outcome,
     check_requested,
     default_measures,
     get_measure,
     measure_names,
     register,
-    trained_kind,
 )
 from maeid.measures.run import Evaluation, run_measures
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from maeid.measures.registry import DataKind, describe_source, labelled_source, trained_kind
+from maeid.measures.data_kind import DataKind, describe_source, labelled_source, trained_kind
 from maeid.seeds import stream_seed
 
 
@@ -75,10 +75,9 @@ class EvalContext:
         data = self.cfg.data
         kind = describe_source(source, trained_kind({"source": data.source, "model": data.model}))
         if source.endswith(".npz"):
-            from maeid.hlvm.random_hierarchy import RandomHierarchy
+            from maeid.hlvm.random_hierarchy import is_rhm
 
-            model = self.test(source, 1).source_model
-            kind = DataKind(source, latents=True, rhm=isinstance(model, RandomHierarchy))
+            kind = DataKind(source, latents=True, rhm=is_rhm(self.test(source, 1).source_model))
         return kind
 
     # ------------------------------------------------------------------------ the splits

@@ -11,47 +11,21 @@
         def summary(self, outcome, opts) -> list[str]: ...
 
 `get_measure(name)` and `measure_names()` are the one place the names live; `maeid
-evaluate`, sweeps, their checks and the report all ask here.
+evaluate`, sweeps, their checks and the report all ask here. Importing `maeid.measures`
+imports every measure module (`catalog`), so the registry is full before it is asked.
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from maeid.measures.data_kind import DataKind, Needs, describe_source
 from maeid.measures.keys import MetricKey
 from maeid.measures.options import Options
 
 if TYPE_CHECKING:
     from maeid.measures.context import EvalContext
-
-
-class Needs(enum.Enum):
-    """What a measure needs of the data it reads."""
-
-    ANY = "any images"
-    LABELS = "class labels (Fashion-MNIST)"
-    LATENTS = "synthetic data with known latents"
-    RHM = "the rhm32 model's symbols"
-
-
-@dataclass(frozen=True)
-class DataKind:
-    """What an evaluation's data offers, known before any image is loaded."""
-
-    name: str
-    labelled: bool = False
-    latents: bool = False
-    rhm: bool = False
-
-    def offers(self, needs: Needs) -> bool:
-        return {
-            Needs.ANY: True,
-            Needs.LABELS: self.labelled,
-            Needs.LATENTS: self.latents,
-            Needs.RHM: self.rhm,
-        }[needs]
 
 
 @dataclass
@@ -95,18 +69,12 @@ def register(cls: type[Measure]) -> type[Measure]:
     return cls
 
 
-def _load() -> None:
-    import maeid.measures.catalog  # noqa: F401  (registers every measure on import)
-
-
 def measure_names() -> tuple[str, ...]:
-    _load()
     return tuple(_REGISTRY)
 
 
 def get_measure(name: str) -> Measure:
     """The measure `name` (or an earlier name of it); unknown names list the valid ones."""
-    _load()
     canonical = _ALIASES.get(name, name)
     if canonical not in _REGISTRY:
         raise ValueError(f"unknown measure {name!r}; choose from {', '.join(_REGISTRY)}")
@@ -119,7 +87,6 @@ def canonical_name(name: str) -> str:
 
 def declared_by(key: MetricKey) -> str | None:
     """The measure that declares `key`, or None."""
-    _load()
     for name, measure in _REGISTRY.items():
         if any(key.matches(pattern) for pattern in measure.keys):
             return name
@@ -137,7 +104,6 @@ def parse_key(text: str) -> MetricKey:
 def default_measures(kind: DataKind) -> list[str]:
     """What `maeid evaluate` runs when no measure is named: labelled data, the rhm32
     model, other synthetic data with latents, or any other images."""
-    _load()
     tag = "labels" if kind.labelled else "rhm" if kind.rhm else "latents" if kind.latents else "any"
     return [name for name, m in _REGISTRY.items() if tag in m.default_for]
 
@@ -163,47 +129,4 @@ def check_requested(requested: dict[str, Any], kind: DataKind) -> dict[str, Opti
 
 
 def supported(kind: DataKind) -> list[str]:
-    _load()
     return [name for name, m in _REGISTRY.items() if kind.offers(m.needs)]
-
-
-def labelled_source(source: str) -> bool:
-    """Fashion-MNIST, by name or as a folder of its IDX files."""
-    from pathlib import Path
-
-    return source == "fashion_mnist" or any(Path(source).glob("t10k-images*"))
-
-
-def describe_source(source: str, trained_on: DataKind | None = None) -> DataKind:
-    """The `DataKind` of a data source name: fashion_mnist or a folder of its IDX files
-    (labelled), synthetic (the checkpoint's own model: `trained_on`), or a .npz of
-    `maeid synth` (latents; rhm32 if written from it, known once loaded)."""
-    if labelled_source(source):
-        return DataKind("fashion_mnist", labelled=True)
-    if source == "synthetic":
-        if trained_on is None or not trained_on.latents:
-            raise ValueError(
-                "--data synthetic reuses the checkpoint's synthetic model, but it was trained "
-                f"on {trained_on.name if trained_on else 'other data'}; pass a .npz from "
-                "`maeid synth` instead"
-            )
-        return trained_on
-    if source.endswith(".npz"):
-        return DataKind(source, latents=True)
-    raise ValueError(
-        f"--data {source!r}: use fashion_mnist, synthetic, a .npz written by `maeid synth`, "
-        "or a folder holding Fashion-MNIST's IDX files"
-    )
-
-
-def trained_kind(data: dict[str, Any]) -> DataKind:
-    """The `DataKind` of a training config's `data` section (before training)."""
-    from maeid.hlvm.random_hierarchy import is_rhm_name
-
-    source = str(data.get("source", ""))
-    if source == "synthetic":
-        model = str(data.get("model", ""))
-        return DataKind(model, latents=True, rhm=is_rhm_name(model))
-    if source == "fashion_mnist":
-        return DataKind("fashion_mnist", labelled=True)
-    return DataKind(source or "unknown data")
