@@ -84,16 +84,12 @@ def train_bottleneck(
         raise ValueError(f"steps={steps}, batch_size={batch_size}, lr={lr}: all must be positive")
     device = pick_device(device) if isinstance(device, str) and device == "auto" else device
     device = torch.device(device)
-    images = torch.as_tensor(np.asarray(images) if not torch.is_tensor(images) else images)
-    if images.ndim != 4:
-        raise ValueError(f"images have shape {tuple(images.shape)}; expected (N, C, H, W)")
-    images = images.float().to(device)
+    images = _image_batch(images, device)
     n = images.shape[0]
     batch_size = min(batch_size, n)
     warmup = max(steps // 20, 1) if warmup_steps is None else warmup_steps
     if not 0 <= warmup <= steps:
         raise ValueError(f"warmup_steps={warmup} must lie in [0, steps={steps}]")
-
     model = model.to(device).train()
     optimizer = build_optimizer(model, lr, weight_decay, (0.9, 0.95))
     scheduler = build_scheduler(optimizer, lr, steps, warmup, 0.0)
@@ -119,3 +115,11 @@ def train_bottleneck(
         if history is not None:
             history.append(value)
     return model.eval()
+
+
+def _image_batch(images: torch.Tensor | np.ndarray, device: torch.device) -> torch.Tensor:
+    """`images` as a float (N, C, H, W) tensor on `device`; ValueError for another shape."""
+    images = torch.as_tensor(np.asarray(images) if not torch.is_tensor(images) else images)
+    if images.ndim != 4:
+        raise ValueError(f"images have shape {tuple(images.shape)}; expected (N, C, H, W)")
+    return images.float().to(device)
