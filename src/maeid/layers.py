@@ -3,18 +3,20 @@
 `LAYERS` lists maeid's parts lowest first. A part is a subpackage (`maeid.hlvm`) or a
 top-level module (`maeid.atomic`); `__init__` is the root package itself. A module may
 import anything in its own part, and any part of a *lower* layer; parts that share a
-layer are independent of each other. The order is the one the code had, with what it
-means spelled out:
+layer are independent of each other. The order is the one the code followed but for
+three imports, which were moved (`mae.export` read checkpoints through `train`;
+`train.heldout_plot` and `theory.gaussian_plot` saved figures through `evaluate`):
 
 - the root (`__version__`) and the standalone helpers, which import nothing of maeid;
   `atomic` reports failures as `output_path.OutputError`, and `figures` saves through
   `atomic`, hence three layers;
-- `hlvm` (the data models) < `theory` (what they imply for masking) < `mae` (the model,
-  whose masks come from `theory.masking`) < `data` (datasets, which sample `hlvm`) <
-  `train` (which fits an `mae` on `data` and measures it against `theory`) < `evaluate`
-  (which reads trained models) < `measures` (the named registry of evaluations) <
-  `formal` (the bottleneck regime: trains and evaluates) < `experiments` (sweeps of all
-  of these) < `report` (renders a sweep's results) < `cli` < `__main__`.
+- `hlvm` (the data models) < `theory` (what they imply for masking) < `mae` (the
+  network, whose masks come from `theory.masking`) and `data` (data sets, which sample
+  `hlvm`), two independent parts < `train` (fits an `mae` on `data`, measured against
+  `theory`) < `evaluate` (reads trained models) < `measures` (the registry of named
+  evaluations) and `formal` (the bottleneck regime: trains and evaluates), independent
+  < `experiments` (sweeps of all of these, into a results database) < `report` (renders
+  that database) < `cli` < `__main__`.
 
 Imports are read from the source with `ast`, never executed, so this runs without
 torch. Every import counts, also one inside a function (a lazy import is still a
@@ -36,12 +38,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("figures",),
     ("hlvm",),
     ("theory",),
-    ("mae",),
-    ("data",),
+    ("mae", "data"),
     ("train",),
     ("evaluate",),
-    ("measures",),
-    ("formal",),
+    ("measures", "formal"),
     ("experiments",),
     ("report",),
     ("cli",),
