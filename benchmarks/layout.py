@@ -1,6 +1,6 @@
 """Layout of src/maeid: size per part, long functions, wrong-way imports, import cycles.
 
-    .venv/bin/python benchmarks/layout.py [--max-lines 60]
+    .venv/bin/python benchmarks/layout.py [--max-lines 60] [--package src/maeid]
 
 Prints, for each part of maeid (a subpackage or a top-level module, ordered by the
 layering declared in `maeid.layers`): its modules and its lines of code, counted as
@@ -52,9 +52,18 @@ def long_functions(path: Path, max_lines: int) -> list[tuple[int, str, int]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-lines", type=int, default=60, help="longest function allowed")
+    parser.add_argument(
+        "--package",
+        type=Path,
+        default=PACKAGE_ROOT,
+        help="the maeid folder to measure (another checkout's src/maeid, e.g. an older commit)",
+    )
     args = parser.parse_args()
-    files = module_files()
-    repo = PACKAGE_ROOT.parent.parent
+    package = args.package.resolve()
+    if not (package / "__init__.py").is_file() or package.name != "maeid":
+        parser.error(f"--package {args.package} is not a maeid package folder (src/maeid)")
+    files = module_files(package)
+    repo = package.parent.parent
     order = [part for layer in LAYERS for part in layer]
     parts = sorted(
         {part_of(m) for m in files}, key=lambda p: (order.index(p) if p in order else len(order), p)
@@ -81,7 +90,7 @@ def main() -> None:
 
     print("\n# Wrong-way imports (layering in maeid/layers.py, lowest first)")
     print("  " + " < ".join("/".join(layer) for layer in LAYERS))
-    found = imports()
+    found = imports(package)
     bad = [
         imp
         for imp in wrong_way(
