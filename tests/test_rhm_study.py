@@ -13,7 +13,6 @@ import yaml
 from maeid.cli import main
 from maeid.experiments.results_db import ResultsDB
 from maeid.experiments.sweep_spec import SweepSpec
-from maeid.train.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "rhm32:size=16,v=4,m=4,n_classes=4"

@@ -19,9 +19,9 @@ from maeid.experiments.runner import register
 from maeid.experiments.sweep_spec import SweepSpec, resolve_train_config, set_dotted
 from maeid.hlvm import load_model
 from maeid.mae.model import untrained_copy
+from maeid.mae.presets import build_mae
 from maeid.measures import EvalContext
 from maeid.measures.symbols import symbol_metrics
-from maeid.mae.presets import build_mae
 from maeid.train.config import from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
