@@ -71,7 +71,8 @@ def test_reference_round_trip(tmp_path):
     ours = perturbed(seed=3, mask_unit=8, norm_pix_loss=True)  # the .pth records the unit
     path = export_reference(ours, tmp_path / "mae.pth", mask_ratio=0.75)
     saved = torch.load(path, weights_only=True)  # plain data only: no code runs on load
-    assert set(saved) == {"model", "model_args", "mask_ratio"} and saved["mask_ratio"] == 0.75
+    assert set(saved) == {"model", "model_args", "mask_ratio", "normalisation"}
+    assert saved["mask_ratio"] == 0.75 and saved["normalisation"] is None  # none was given
     assert set(saved["model"]) == set(ours.state_dict())  # the reference models_mae.py names
     again, report = load_pretrained(path)  # no head counts needed
     assert not report.fresh and again.mask_unit == 8 and again.norm_pix_loss
@@ -155,7 +156,10 @@ def test_cli_bad_sources_write_nothing(tmp_path, capsys):
     missing = tmp_path / "no-run"
     not_ours = tmp_path / "weights.pth"
     torch.save({"w": torch.zeros(2)}, not_ours)
-    for source, message in [(missing, "does not exist"), (not_ours, "not a maeid training")]:
+    for source, message in [
+        (missing, "does not exist"),
+        (not_ours, "neither a maeid training checkpoint nor MAE weights"),
+    ]:
         out = tmp_path / "out"
         assert main(["export", str(source), "--format", "hf", "--out", str(out)]) == 2
         err = capsys.readouterr().err
@@ -177,3 +181,66 @@ def test_a_failed_write_leaves_the_previous_export(hf, tmp_path, monkeypatch):
         export_hf(perturbed(seed=1), out, 0.75, force=True)
     assert (out / "model.safetensors").read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["hf"]  # no temporary left behind
+
+
+def png_folder(root: Path, side: int, classes: int = 2, per_class: int = 6) -> Path:
+    """Coloured noise PNGs in class subfolders, `side` x `side` (the model's size)."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c in range(classes):
+        (root / f"class{c}").mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 256, (side, side, 3)).astype(np.uint8)
+            Image.fromarray(pixels).save(root / f"class{c}" / f"{i}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def folder_run_dir(tmp_path_factory):
+    """A 2-step run on an RGB image folder: 8-bit pixels, ImageNet's normalisation."""
+    images = png_folder(tmp_path_factory.mktemp("images"), 16)
+    out = tmp_path_factory.mktemp("folder-run")
+    overrides = ["data.source=image_folder", f"data.data_dir={images}", "data.img_size=16",
+                 "optim.batch_size=8", "run.steps=2", "run.recon_every=0", "run.eval_every=0",
+                 "run.progress=false"]  # fmt: skip
+    train(load_config(TINY, overrides), out)
+    return out
+
+
+@pytest.mark.parametrize("which", ["synthetic", "image_folder"])
+def test_hf_processor_and_model_reproduce_maeid_loss(hf, which, request, tmp_path):
+    """AutoImageProcessor + ViTMAEForPreTraining from an export give maeid's pixels and
+    loss for the same images and noise: raw synthetic arrays (no rescale, no resize) and
+    8-bit images (rescaled by 1/255, normalised with the run's ImageNet statistics)."""
+    import numpy as np
+    from PIL import Image
+
+    from maeid.data.transforms import normalize, to_tensor
+    from maeid.train.load_any import load_any
+
+    run = request.getfixturevalue("run_dir" if which == "synthetic" else "folder_run_dir")
+    loaded = load_any(run)
+    norm, model = loaded.normalisation, loaded.model
+    assert main(["export", str(run), "--format", "hf", "--out", str(tmp_path / "hf")]) == 0
+    processor_file = json.loads((tmp_path / "hf" / "preprocessor_config.json").read_text())
+    assert processor_file["image_mean"] == list(norm.mean)
+    assert processor_file["do_rescale"] is (which == "image_folder")
+    rng = np.random.default_rng(5)
+    if which == "synthetic":
+        raw = rng.standard_normal((3, 1, 32, 32)).astype(np.float32)
+        images, ours = list(raw), normalize(torch.from_numpy(raw), norm.mean, norm.std)
+    else:
+        images = [Image.fromarray(rng.integers(0, 256, (16, 16, 3)).astype(np.uint8))
+                  for _ in range(3)]  # fmt: skip
+        ours = normalize(torch.stack([to_tensor(i) for i in images]), norm.mean, norm.std)
+    processor = hf.AutoImageProcessor.from_pretrained(tmp_path / "hf")
+    pixels = processor(images=images, return_tensors="pt").pixel_values
+    assert torch.allclose(pixels, ours, atol=1e-6)
+    theirs = hf.ViTMAEForPreTraining.from_pretrained(tmp_path / "hf").eval()
+    noise = torch.rand(3, model.layout.num_units, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        loss = model(ours, loaded.config.mask.ratio, noise)[0]
+        out = theirs(pixel_values=pixels, noise=noise)
+    assert torch.allclose(loss, out.loss, atol=1e-5)

@@ -8,7 +8,9 @@ fixed per stream, so that
 - the held-out **test** split is a property of the data: every evaluation of the same
   data, whatever its seed, scores on the same images (base: `data.seed`);
 - the probes' **training** split belongs to the readout, like the probe's initialisation:
-  it changes with the evaluation's seed (base: the evaluation seed).
+  it changes with the evaluation's seed (base: the evaluation seed);
+- an image folder's **folder_split** into a test part and a readout part is, like the
+  test split, a property of the data (base: `data.seed`).
 
 Both offsets are apart from the training stream, which never draws a plain integer seed
 (`maeid.data.fresh` seeds each step with a `SeedSequence` of the seed, a tag and the
@@ -22,6 +24,7 @@ from __future__ import annotations
 STREAMS: dict[str, tuple[str, int]] = {
     "test": ("data", 104_729),
     "probe_train": ("evaluation", 7_919),
+    "folder_split": ("data", 1_299_709),
 }
 
 

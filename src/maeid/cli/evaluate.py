@@ -2,6 +2,7 @@
 
 maeid evaluate runs/fmnist --data fashion_mnist --out runs/fmnist/eval
 maeid evaluate runs/rhm32/train --measure symbols,information --pool tokens
+maeid evaluate exports/vit-hf --data photos/ --out photos-eval   # an HF folder, a folder
 maeid evaluate --list-measures
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from maeid.cli.help_format import ShowDefaults
+from maeid.cli.model_source import add_model_arguments, load_model
 from maeid.evaluate.symbols import POOLS
 from maeid.threads import add_threads_argument
 
@@ -33,18 +35,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evaluate",
         help="measure a trained MAE: probes, kNN, t-SNE, reconstruction, attention, "
         "robustness, R² per latent level, rhm32 symbols and information",
-        description="Evaluate a checkpoint written by `maeid train` on held-out data and write "
+        description="Evaluate a model (a run of `maeid train`, a reference .pth or an HF "
+        "ViTMAE folder) on held-out data and write "
         "eval.json (every number) plus figures. The measures are those a sweep's `evaluate` "
         "section names, with the same options and defaults, so a sweep's numbers reproduce "
         "here; `--list-measures` prints each with the data it needs and its options. Without "
         "--measure: probe, knn, tsne, reconstruction, attention and robustness on labelled "
         "data (Fashion-MNIST); reconstruction, attention, symbols and masked_loss on rhm32; "
-        "reconstruction, attention and identifiability on other synthetic data.",
+        "reconstruction, attention and identifiability on other synthetic data; on an image "
+        "folder, those of labelled data when its images sit in class subfolders, else "
+        "reconstruction and attention. A folder is split once, seeded by the data's seed, "
+        "into a test fifth and a part the readouts are fitted on. An imported model's "
+        "training data is unknown: name it with --data.",
         formatter_class=ShowDefaults,
     )
-    p.add_argument(
-        "checkpoint", nargs="?", help="a checkpoint file or a run directory (checkpoints/last.pt)"
-    )
+    add_model_arguments(p, optional=True)
     p.add_argument(
         "--list-measures",
         action="store_true",
@@ -54,8 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--data",
         default=None,
         help="fashion_mnist, synthetic (held-out samples of the checkpoint's model), a .npz "
-        "from `maeid synth`, or a folder of Fashion-MNIST IDX files; default: the "
-        "checkpoint's own source",
+        "from `maeid synth`, a folder of images (labelled when in class subfolders), or a "
+        "folder of Fashion-MNIST IDX files; default: the run's own source",
     )
     p.add_argument(
         "--measure",
@@ -63,7 +68,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="comma-separated measures (see --list-measures); without it, the measures "
         "listed above for the data",
     )
-    p.add_argument("--out", default=None, help="output folder (default: RUN_DIR/eval)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="output folder (default: RUN_DIR/eval; for an imported model, MODEL-eval beside it)",
+    )
     own = " (default: each measure's own; see --list-measures)"
     p.add_argument(
         "--pool",
@@ -111,7 +120,6 @@ def run(args: argparse.Namespace) -> int:
     from maeid.measures import EvalContext, default_measures, run_measures
     from maeid.output_path import check_output_dir
     from maeid.threads import resolve_threads, torch_threads
-    from maeid.train.checkpoint import load_checkpoint
 
     if args.list_measures:
         print(list_measures())
@@ -123,9 +131,9 @@ def run(args: argparse.Namespace) -> int:
     per_measure = option_values(args.option)
     if args.out:
         check_output_dir(args.out)
-    model, cfg = load_checkpoint(args.checkpoint)
-    ckpt = Path(args.checkpoint)
-    out = Path(args.out) if args.out else (ckpt if ckpt.is_dir() else ckpt.parent.parent) / "eval"
+    loaded = load_model(args)
+    model, cfg = loaded.model, loaded.config
+    out = Path(args.out) if args.out else default_out(loaded)
     check_output_dir(out, "--out" if args.out else "the default --out")  # before hours of work
     ctx = EvalContext(
         model, cfg, out, source=args.data, seed=args.seed, progress=not args.no_progress
@@ -142,6 +150,14 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(evaluation.summary()))
     print(f"wrote {out / 'eval.json'}" + "".join(f", {f}" for f in evaluation.figures.values()))
     return 0
+
+
+def default_out(loaded) -> Path:
+    """RUN_DIR/eval for a run; MODEL-eval beside an imported model's file or folder."""
+    path = loaded.path
+    if loaded.origin == "run":
+        return (path if path.is_dir() else path.parent.parent) / "eval"
+    return path.with_name(f"{path.stem if path.is_file() else path.name}-eval")
 
 
 def flag_values(args: argparse.Namespace) -> dict[str, Any]:

@@ -198,7 +198,12 @@ def read_weights_file(path: Path) -> tuple[dict[str, torch.Tensor], dict | None]
             raise ValueError(
                 f"truncated or corrupt checkpoint {path} ({reason}); restore it from a copy"
             ) from None
-    obj = load_torch_file(path)
+    return weights_in(load_torch_file(path), path)
+
+
+def weights_in(obj: object, path: Path) -> tuple[dict[str, torch.Tensor], dict | None]:
+    """(state dict, model arguments or None) of a torch file's content `obj`: a plain
+    state dict, or one under `model` (beside `model_args` in a `maeid export`)."""
     args = None
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
         args = obj.get("model_args") if isinstance(obj.get("model_args"), dict) else None
@@ -268,6 +273,17 @@ def load_pretrained(
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} not found")
     state, saved_args = read_weights_file(path)
+    return pretrained_from_state(state, saved_args, path, preset, **overrides)
+
+
+def pretrained_from_state(
+    state: dict[str, torch.Tensor],
+    saved_args: dict | None,
+    path: Path,
+    preset: str | None = None,
+    **overrides,
+) -> tuple[MaskedAutoencoder, LoadReport]:
+    """`load_pretrained` on a state dict already read from `path` (which names it)."""
     if any(k.startswith(("vit.", "decoder.")) for k in state):
         state = convert_hf_state_dict(state)
     if preset is not None:
@@ -279,7 +295,8 @@ def load_pretrained(
         need = ["num_heads"] + (["decoder_num_heads"] if "decoder_embed_dim" in kwargs else [])
         if missing := [k for k in need if k not in kwargs]:
             raise ValueError(
-                f"{path} does not record {', '.join(missing)}; pass preset= (e.g. 'vit_b16') "
+                f"{path} does not record {', '.join(missing)}; pass preset= (--preset on the "
+                "command line, e.g. vit_b16) "
                 f"or {', '.join(f'{k}=...' for k in missing)}"
             )
         model = MaskedAutoencoder(**kwargs)

@@ -4,12 +4,16 @@ The inverse of `maeid.mae.checkpoint`, through the same name tables:
 
 - `hf`: a directory with `config.json` (architecture, mask ratio, norm-pix flag,
   LayerNorm epsilon) and `model.safetensors` in the Hub's names, which
-  `transformers.ViTMAEForPreTraining.from_pretrained(path)` loads. HF masks single
+  `transformers.ViTMAEForPreTraining.from_pretrained(path)` loads, and, given the
+  training normalisation, `preprocessor_config.json`, from which
+  `AutoImageProcessor.from_pretrained(path)` builds the matching `ViTImageProcessor`
+  (`maeid.mae.normalisation`). HF masks single
   patches and scores every masked pixel, so a model trained with a larger masking unit or
   with boundary exclusion is refused unless the caller accepts that change.
 - `reference`: one `torch.save` file with the state dict under `model` (the reference
-  `models_mae.py` names, which are ours) plus `model_args` and `mask_ratio`, plain data
-  that `load_pretrained` reads back without being told the head counts.
+  `models_mae.py` names, which are ours) plus `model_args`, `mask_ratio` and
+  `normalisation`, plain data that `load_pretrained` reads back without being told the
+  head counts.
 
 Nothing is written until everything is checked; each export is written to a temporary
 path beside the target and renamed into place, and an existing target is replaced only
@@ -30,6 +34,7 @@ from torch import nn
 from maeid import atomic
 from maeid.mae.checkpoint import HF_DECODER_FLAT, HF_FLAT, HF_LAYER_HUB
 from maeid.mae.model import MaskedAutoencoder
+from maeid.mae.normalisation import PixelNormalisation, preprocessor_config
 
 FORMATS = ("hf", "reference")
 _HF_ENCODER_LAYER = "vit.encoder.layer"
@@ -159,8 +164,10 @@ def export_hf(
     mask_ratio: float,
     force: bool = False,
     allow_masking_change: bool = False,
+    normalisation: PixelNormalisation | None = None,
 ) -> Path:
-    """Write `model` as an HF ViTMAE directory at `out`; returns its path."""
+    """Write `model` as an HF ViTMAE directory at `out`; returns its path. With the
+    training `normalisation`, also its `preprocessor_config.json`."""
     check_exportable(model, "hf", allow_masking_change)
     _check_ratio(mask_ratio)
     out = check_target(out, "hf", force)
@@ -170,6 +177,9 @@ def export_hf(
         from safetensors.torch import save_file
 
         atomic.write_json(directory / "config.json", config)
+        if normalisation is not None:
+            processor = preprocessor_config(normalisation, model.img_size[0])
+            atomic.write_json(directory / "preprocessor_config.json", processor)
         # safetensors makes its file owner-only; atomic_path gives it the umask's mode.
         with atomic.atomic_path(directory / "model.safetensors", suffix=".safetensors") as tmp:
             save_file(state, str(tmp), metadata={"format": "pt"})
@@ -179,7 +189,11 @@ def export_hf(
 
 
 def export_reference(
-    model: nn.Module, out: str | os.PathLike, mask_ratio: float | None = None, force: bool = False
+    model: nn.Module,
+    out: str | os.PathLike,
+    mask_ratio: float | None = None,
+    force: bool = False,
+    normalisation: PixelNormalisation | None = None,
 ) -> Path:
     """Write `model` as a reference-format `.pth` at `out`; returns its path."""
     check_exportable(model, "reference")
@@ -190,6 +204,7 @@ def export_reference(
         "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "model_args": dict(model.config),
         "mask_ratio": mask_ratio,
+        "normalisation": normalisation.to_dict() if normalisation is not None else None,
     }
     atomic.torch_save(payload, out)
     return out
@@ -202,14 +217,15 @@ def export_model(
     mask_ratio: float,
     force: bool = False,
     allow_masking_change: bool = False,
+    normalisation: PixelNormalisation | None = None,
 ) -> Path:
-    """Export `model` in format `fmt` with the masking ratio it was trained with (a
-    `maeid train` checkpoint is read by `maeid.train.checkpoint.load_checkpoint`)."""
+    """Export `model` in format `fmt` with the masking ratio and pixel normalisation it
+    was trained with (`maeid.train.load_any` reads both from a run or an import)."""
     if fmt not in FORMATS:
         raise ValueError(f"export format {fmt!r} is unknown; use one of {', '.join(FORMATS)}")
     if fmt == "hf":
-        return export_hf(model, out, mask_ratio, force, allow_masking_change)
-    return export_reference(model, out, mask_ratio, force)
+        return export_hf(model, out, mask_ratio, force, allow_masking_change, normalisation)
+    return export_reference(model, out, mask_ratio, force, normalisation)
 
 
 # ---------------------------------------------------------------------- helpers

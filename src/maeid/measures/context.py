@@ -55,6 +55,8 @@ class EvalContext:
         self.model, self.cfg, self.out = model.eval(), cfg, Path(out_dir)
         self.seed = int(cfg.run.seed if seed is None else seed)
         self.source = source or str(cfg.data.source)
+        if self.source == "image_folder" and cfg.data.data_dir:  # the run's own folder
+            self.source = str(cfg.data.data_dir)
         self.progress = progress
         self.ratio = float(cfg.mask.ratio)
         self._cache: dict[tuple, Any] = {}
@@ -69,8 +71,8 @@ class EvalContext:
     def _kind(self, source: str) -> DataKind:
         if source == "image_folder":
             raise ValueError(
-                "image folders have no held-out split here; pass --data "
-                "fashion_mnist, synthetic or a .npz"
+                "the images this model trained on are unknown (an imported model, or a run "
+                "without data.data_dir); pass --data: a folder of images, fashion_mnist or a .npz"
             )
         data = self.cfg.data
         kind = describe_source(source, trained_kind({"source": data.source, "model": data.model}))
@@ -95,6 +97,8 @@ class EvalContext:
     def _load(self, source: str, split: str, n: int) -> Split:
         if labelled_source(source):
             return self._fashion_mnist(source, split, n)
+        if Path(source).is_dir():
+            return self._folder(source, split, n)
         if split == "train":
             test = self.test(source, 1)
             seed = stream_seed(
@@ -164,6 +168,39 @@ class EvalContext:
             labels=torch.from_numpy(labels[keep]),
             data_range=1.0,
             class_names=fmnist.CLASSES,
+        )
+
+    def _folder(self, source: str, split: str, n: int) -> Split:
+        """`n` images of a folder's test or readout part (`maeid.data.held_out_folder`),
+        normalised as the model was trained (else ImageNet's, or 0.5 for grey)."""
+        from maeid.data.held_out_folder import read_folder_images, scan_folder, split_folder
+        from maeid.data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize
+
+        model, data = self.model, self.cfg.data
+        h, w = model.img_size
+        if h != w:
+            raise ValueError(f"the checkpoint takes {h}x{w} images; a folder is read square")
+        folder = self._cached(("folder", source), lambda: scan_folder(source))
+        seeds = {"data_seed": int(data.seed), "evaluation_seed": self.seed}
+        readout, test = split_folder(len(folder), stream_seed("folder_split", **seeds))
+        if split == "train":
+            rng = np.random.default_rng(stream_seed("probe_train", **seeds))
+            chosen = rng.permutation(readout)[:n]
+        else:
+            chosen = test[:n]
+        grey = model.in_chans == 1
+        mean = tuple(data.mean) or ((0.5,) if grey else IMAGENET_MEAN)
+        std = tuple(data.std) or ((0.5,) if grey else IMAGENET_STD)
+        images = read_folder_images(folder, chosen, h, model.in_chans)
+        labels = folder.labels
+        return Split(
+            str(source),
+            normalize(images, mean, std),
+            mean,
+            std,
+            labels=None if labels is None else torch.tensor([labels[i] for i in chosen]),
+            data_range=1.0,
+            class_names=folder.classes,
         )
 
     def _check_shape(self, images: torch.Tensor) -> None:

@@ -12,7 +12,7 @@ class Needs(enum.Enum):
     """What a measure needs of the data it reads."""
 
     ANY = "any images"
-    LABELS = "class labels (Fashion-MNIST)"
+    LABELS = "class labels (Fashion-MNIST, or an image folder with class subfolders)"
     LATENTS = "synthetic data with known latents"
     RHM = "the rhm32 model's symbols"
 
@@ -44,10 +44,17 @@ def labelled_source(source: str) -> bool:
 
 def describe_source(source: str, trained_on: DataKind | None = None) -> DataKind:
     """The `DataKind` of a data source name: fashion_mnist or a folder of its IDX files
-    (labelled), synthetic (the checkpoint's own model: `trained_on`), or a .npz of
-    `maeid synth` (latents; rhm32 if written from it, known once loaded)."""
+    (labelled), synthetic (the checkpoint's own model: `trained_on`), a .npz of
+    `maeid synth` (latents; rhm32 if written from it, known once loaded), or a folder of
+    images (labelled when its images sit in class subfolders)."""
+    from pathlib import Path
+
     if labelled_source(source):
         return DataKind("fashion_mnist", labelled=True)
+    if Path(source).is_dir():
+        from maeid.data.held_out_folder import has_class_subfolders
+
+        return DataKind(source, labelled=has_class_subfolders(source))
     if source == "synthetic":
         if trained_on is None or not trained_on.latents:
             raise ValueError(
@@ -60,7 +67,8 @@ def describe_source(source: str, trained_on: DataKind | None = None) -> DataKind
         return DataKind(source, latents=True)
     raise ValueError(
         f"--data {source!r}: use fashion_mnist, synthetic, a .npz written by `maeid synth`, "
-        "or a folder holding Fashion-MNIST's IDX files"
+        "a folder of images (labelled by class subfolders) or a folder holding "
+        "Fashion-MNIST's IDX files"
     )
 
 

@@ -113,10 +113,17 @@ def load_checkpoint(
 
     `path` is a checkpoint file or a run directory (its `checkpoints/last.pt`).
     """
+    return from_checkpoint(read_checkpoint(path, map_location), map_location)
+
+
+def from_checkpoint(
+    ckpt: dict[str, Any], map_location: str | torch.device = "cpu", **overrides: Any
+) -> tuple[nn.Module, TrainConfig]:
+    """`load_checkpoint` on a checkpoint dict already read; `overrides` change model
+    arguments that hold no weights (e.g. `mask_unit`)."""
     from maeid.mae import build_mae
 
-    ckpt = read_checkpoint(path, map_location)
-    args = dict(ckpt["model_args"])
+    args = {**ckpt["model_args"], **overrides}
     model = build_mae(args.pop("preset"), **args)
     model.load_state_dict(ckpt["model"])
     return model.to(map_location).eval(), from_dict(ckpt["config"])
