@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from maeid.experiments.pipeline import evaluation_options
-from maeid.experiments.report import build_report
 from maeid.experiments.results_db import ResultsDB
 from maeid.experiments.runner import run_sweep
 from maeid.experiments.sweep_spec import SweepSpec
+from maeid.report import build_report
 
 TINY = {
     "name": "tiny",

@@ -1,12 +1,15 @@
 """The report's verdicts: training quality first, then rank agreement per level."""
 
+from pathlib import Path
+
 import numpy as np
 
-from maeid.experiments.report_agreement import (
-    agreement_section,
-    level_agreement,
-    training_quality_section,
-)
+from maeid.report.agreement import level_agreement
+from maeid.report.registry import Page, get_section
+
+
+def render(name: str, rows: list[dict]) -> str:
+    return "\n\n".join(get_section(name).render(Page(rows, [], Path("unused"))))
 
 
 def _rows(predicted, gain, seeds, excess=0.1):
@@ -51,13 +54,19 @@ def test_under_trained_runs_are_not_held_against_the_theory():
 
 def test_nothing_to_rank_or_one_seed_is_untestable():
     assert level_agreement(_rows([0.5] * 12, PRED, SEEDS), "level_2")[3].startswith("untestable")
-    assert "one seed" in level_agreement(_rows(PRED, PRED, [0] * 12), "level_2")[3]
+    one_seed = _rows(PRED, PRED, [0] * 12)
+    assert "one seed" in level_agreement(one_seed, "level_2")[3]
+    # rho is known (+1) but has no interval: the table says so, with no NaN bounds
+    assert "| level 2 | 12 | 0 | +1.00 (no interval) | untestable: one seed" in render(
+        "agreement", one_seed
+    )
 
 
 def test_sections_say_which_runs_are_trained():
     rows = _rows(PRED, PRED, SEEDS)
     rows[0]["train.normalised_excess"] = 0.4
-    table = training_quality_section(rows)
+    table = render("training", rows)
     assert table.count("| under-trained |") == 1 and table.count("| trained |") == 11
-    assert "| level 2 | 11 | 1 |" in agreement_section(rows, ["level_2"])
-    assert training_quality_section([{"id": 1}]) is None
+    assert "| plateau | excess | |\n" in table  # the label column has no header
+    assert "| level 2 | 11 | 1 |" in render("agreement", rows)
+    assert render("training", [{"id": 1}]) == ""  # nothing measured: no section

@@ -10,11 +10,11 @@ import torch
 from PIL import Image
 
 from maeid.experiments.config_hash import config_hash
-from maeid.measures.reconstruction import mean_predictor_mse
-from maeid.experiments.report import build_report
-from maeid.experiments.report_figures import reconstruction_figure
 from maeid.experiments.results_db import ResultsDB
 from maeid.experiments.sweep_spec import resolve_train_config
+from maeid.measures.reconstruction import mean_predictor_mse
+from maeid.report import build_report
+from maeid.report.figures import reconstruction_figure
 
 
 def recon_rows(bayes: bool) -> list[dict]:
@@ -102,18 +102,19 @@ def test_a_synthetic_sweeps_own_report_has_the_theory_and_promises_no_tsne(tmp_p
 
 
 def test_a_missing_model_file_does_not_sink_the_report(tmp_path):
-    from maeid.experiments.report_theory import theory_sections
+    from maeid.report.registry import Page
+    from maeid.report.theory import theory_sections
 
     class Run:
         config = {"train": resolve_train_config({"data": {"model": "qt32"}})}
 
     Run.config["train"]["data"]["model"] = str(tmp_path / "moved.yaml")
-    (section,) = theory_sections([Run()], tmp_path)
+    (section,) = theory_sections(Page([], [Run()], tmp_path))
     assert section.startswith("## The theory (moved.yaml)") and "Not computed" in section
 
 
 def test_a_builder_name_with_slashes_heads_its_theory_section_whole():
-    from maeid.experiments.report_theory import model_label
+    from maeid.report.theory import model_label
 
     assert model_label("rhm32:m=32/4/2,p_texture=0.5") == "rhm32:m=32/4/2,p_texture=0.5"
     assert model_label("configs/models/tree.yaml") == "tree.yaml"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from maeid.experiments.report_agreement import distinct_values, rank_agreement
-from maeid.experiments.report_readouts import readouts_section
-from maeid.experiments.report_symbols import symbols_sections
+from maeid.report.agreement import distinct_values, rank_agreement
+from maeid.report.readouts import readouts_section
+from maeid.report.registry import Page, get_section
 
 
 def row(ratio: float, seed: int, *, gap_se: float = 40.0, rules_readable: float = 1.0) -> dict:
@@ -68,7 +68,10 @@ def test_nothing_measured_means_no_section_and_readouts_alone_still_report():
         is None
     )
     only = [{k: v for k, v in row(0.5, 0).items() if not k.startswith("symbols.")}]
-    sections = symbols_sections(only, [], Path("unused"), [])  # no symbols: only this section
+    page = Page(only, [], Path("unused"))
+    for name in ("symbols", "symbols_rules", "class_accuracy"):  # no symbols: none of these
+        assert get_section(name).render(page) == []
+    sections = get_section("readouts").render(page)
     assert len(sections) == 1 and sections[0].startswith("## Pre-registered readouts")
     assert "### The rules readout" not in sections[0]
 

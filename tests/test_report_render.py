@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PIL import Image
 
 from maeid.cli import main
 from maeid.experiments.config_hash import config_hash
-from maeid.experiments.report import build_report, identifiability_table
 from maeid.experiments.results_db import ResultsDB
+from maeid.report import build_report
+from maeid.report.identifiability import identifiability_table
+from maeid.report.registry import SECTIONS, Page, Section, undeclared_reads
 
 
 def fill(db_path, tmp_path, real: bool, synthetic: bool, ratios=(0.25, 0.5, 0.75), units=(4, 16)):
@@ -113,3 +117,23 @@ def test_table_averages_seeds():
         for s, v in ((0, 0.2), (1, 0.4))
     ]
     assert "| 0.5 | 8 | 0.30 |" in identifiability_table(rows)
+
+
+@pytest.mark.parametrize("real", [False, True])
+def test_every_metric_a_section_reads_is_declared(tmp_path, real):
+    fill(tmp_path / "r.db", tmp_path, real=real, synthetic=not real)
+    with ResultsDB(tmp_path / "r.db", read_only=True) as db:
+        page = Page(db.metric_table(), db.runs(), tmp_path / "out", skipped=db.skipped())
+    page.out.mkdir()
+    for name in ("runs", "identifiability", "agreement", "probe", "reconstruction",
+                 "per_run_figures"):  # fmt: skip
+        assert undeclared_reads(name, page) == [], name
+
+
+def test_a_read_the_section_does_not_declare_is_found(monkeypatch):
+    def render(page: Page) -> list[str]:
+        return [f"{row.get('probe.linear_top1')} {row.get('probe.knn_top1')}" for row in page.rows]
+
+    monkeypatch.setitem(SECTIONS, "declares_one", Section("declares_one", render, ("probe.lin*",)))
+    page = Page([{"id": 1, "mask_ratio": 0.5, "probe.linear_top1": 0.5}], [], Path("unused"))
+    assert undeclared_reads("declares_one", page) == ["probe.knn_top1"]  # read, though absent

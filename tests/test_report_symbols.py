@@ -17,14 +17,11 @@ import pytest
 
 from maeid.cli import main
 from maeid.experiments.config_hash import config_hash
-from maeid.experiments.report import build_report
-from maeid.experiments.report_symbols import (
-    agreement_section,
-    level_verdict,
-    rules_section,
-    symbol_levels,
-)
 from maeid.experiments.results_db import ResultsDB
+from maeid.report import build_report
+from maeid.report.registry import Page, keys_read, undeclared_reads
+from maeid.report.symbols import agreement_section, level_verdict, symbol_levels
+from maeid.report.symbols_rules import rules_section
 
 RATIOS, UNITS = (0.25, 0.5, 0.75), (4, 8)
 GAIN = {0: {0.25: 0.125, 0.5: 0.25, 0.75: 0.375}}
@@ -142,6 +139,17 @@ def test_the_report_holds_every_section_and_number(report):
     assert "| 0.75 | 67.4 | 65.6 ± 7.8 |" in text
     assert "| 0.1 | 47.5 | – | – |" in text
     assert "Peak ratio: unit 4: 0.75; unit 8: 0.75 (paper: 0.75)." in text
+
+
+def test_every_metric_an_rhm32_section_reads_is_declared(report, tmp_path):
+    result, rows = report
+    with ResultsDB(result.path.parent.parent / "r.db", read_only=True) as db:
+        runs = db.runs("rhm")
+    rows = [{**r, "symbols.rules_full.level_0": 0.5} for r in rows]  # the rules section too
+    page = Page(rows, runs, tmp_path)
+    for name in ("symbols", "symbols_rules", "class_accuracy", "training"):
+        assert undeclared_reads(name, page) == [], name
+    assert {"symbols.probe_full.level_2", "symbols.d_c_bits"} <= keys_read("symbols", page)
 
 
 def test_headline_and_verdict_lead_with_symbols(report, capsys):

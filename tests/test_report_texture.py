@@ -24,9 +24,11 @@ import pytest
 from maeid.evaluate.intervals import Interval, mean_interval
 from maeid.experiments import paper_results
 from maeid.experiments.config_hash import config_hash
-from maeid.experiments.report import build_report
-from maeid.experiments.report_texture import cue_followed, peak_of, shape_verdict, shifts_of
 from maeid.experiments.results_db import ResultsDB
+from maeid.report import build_report
+from maeid.report.registry import Page, keys_read, undeclared_reads
+from maeid.report.rendition import peak_of, shifts_of
+from maeid.report.shape_bias import cue_followed, shape_verdict
 
 RATIOS, UNITS = (0.1, 0.5, 0.9), (4, 8)
 SHAPE = {4: {0.1: 0.2, 0.5: 0.5, 0.9: 0.3}, 8: {0.1: 0.25, 0.5: 0.5, 0.9: 0.75}}
@@ -115,6 +117,17 @@ def test_shape_verdict_reads_the_curve():
     # The paper's own numbers, as a curve without intervals, peak in the middle.
     paper = {x: mean_interval([v]) for x, v in paper_results.shape_bias_vs_ratio().items()}
     assert "peaks at a middle ratio (0.75)" in shape_verdict(paper)
+
+
+def test_every_metric_a_texture_section_reads_is_declared(report, tmp_path):
+    result, _, rows = report
+    with ResultsDB(result.path.parent.parent / "r.db", read_only=True) as db:
+        runs = db.runs("tex")
+    page = Page(rows, runs, tmp_path)
+    for name in ("shape_bias", "rendition", "training"):
+        assert undeclared_reads(name, page) == [], name
+    read = keys_read("rendition", page)
+    assert {"rendition.rules_pixels_blur_1", "rendition.bayes_mean_shifted"} <= read
 
 
 def test_shape_bias_section_numbers(report):

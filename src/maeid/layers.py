@@ -16,7 +16,8 @@ three imports, which were moved (`mae.export` read checkpoints through `train`;
   `theory`) < `evaluate` (reads trained models) < `measures` (the registry of named
   evaluations) and `formal` (the bottleneck regime: trains and evaluates), independent
   < `experiments` (sweeps of all of these, into a results database) < `report` (renders
-  that database) < `cli` < `__main__`.
+  that database) < `demo` (theory, a small sweep and its report, end to end) < `cli` <
+  `__main__`.
 
 Imports are read from the source with `ast`, never executed, so this runs without
 torch. Every import counts, also one inside a function (a lazy import is still a
@@ -44,6 +45,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("measures", "formal"),
     ("experiments",),
     ("report",),
+    ("demo",),
     ("cli",),
     ("__main__",),
 )

@@ -6,7 +6,7 @@ import argparse
 import shlex
 from pathlib import Path
 
-from maeid.experiments.demo import run_demo
+from maeid.demo import run_demo
 
 DESCRIPTION = """\
 The end-to-end demo, a few minutes on a 2-core CPU: the theory profile of the reference

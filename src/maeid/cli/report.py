@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from maeid.experiments.report import build_report
+from maeid.report import build_report
 
 DESCRIPTION = """\
 Write a Markdown report with PNG figures from a results database (`maeid sweep --db`):

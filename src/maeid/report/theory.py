@@ -14,14 +14,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from maeid.experiments.results_db import RunRecord
+from maeid.report.registry import Page, section
 
 NUM_MASKS = 2000  # per cell, as in the demo; a profile of qt32's grid takes about a second
 
 
-def theory_sections(runs: Sequence[RunRecord], out: Path) -> list[str]:
-    """One Markdown section per generating model among `runs` (usually one); files go to
-    `out/theory` (`out/theory_2`, ... for further models)."""
+@section("theory", reads=())  # reads the runs' configs, no metric
+def theory_sections(page: Page) -> list[str]:
+    """One Markdown section per generating model among the page's runs (usually one);
+    files go to `out/theory` (`out/theory_2`, ... for further models)."""
+    runs, out = page.runs, page.out
     cells: dict[tuple[str, int, int], tuple[set, set]] = defaultdict(lambda: (set(), set()))
     for run in runs:
         found = _synthetic_cell(run.config or {})

@@ -1,43 +1,43 @@
-"""The report's figures: small functions from tidy rows to one PNG each.
+"""The report's figures: small functions from rows to one PNG each.
 
-Rows are the dicts `ResultsDB.metric_table` returns: the sweep axes (`mask_ratio`,
-`mask_unit`, `seed`) beside dotted metric names. Seeds are averaged per grid cell.
+Rows are the dicts `ResultsDB.metric_table` returns (`maeid.report.cells`); seeds are
+averaged per grid cell. A section passes the metrics it reads; the figures that draw
+fixed metrics (reconstruction, real-image accuracy) name them here, and their sections
+declare them.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 import matplotlib.ticker
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from maeid.atomic import save_figure  # noqa: E402
-from maeid.experiments import paper_results  # noqa: E402
-
-Row = dict[str, Any]
+from maeid.experiments import paper_results
+from maeid.figures import plt, save_figure
+from maeid.report.cells import Row, cell_means, mean, ratios_of, units_of
 
 OURS_COLOURS = {"linear": "#1f77b4", "knn": "#2ca02c", "robust": "#d62728"}
 PAPER_STYLE = dict(color="0.35", linestyle="--", marker="s", markersize=4)
-
-
-def cell_means(rows: Iterable[Row], metric: str, x: str, y: str | None = None) -> dict:
-    """{(x, y) or x: mean of `metric` over the rows (seeds) of that cell}."""
-    groups: dict[Any, list[float]] = defaultdict(list)
-    for row in rows:
-        value = row.get(metric)
-        if value is None or row.get(x) is None or (y is not None and row.get(y) is None):
-            continue
-        key = (row[x], row[y]) if y is not None else row[x]
-        groups[key].append(float(value))
-    return {key: float(np.mean(vals)) for key, vals in groups.items()}
+# The metrics the reconstruction figure draws: per score, its title and its axis' top.
+RECONSTRUCTION = {
+    "recon.masked.mse": ("MSE (lower is better)", None),
+    "recon.masked.psnr": ("PSNR (dB)", None),
+    "recon.masked.ssim": ("SSIM", 1.0),
+    "recon.masked.fsim": ("FSIM", 1.0),
+}
+MSE_PLATEAU = "recon.masked.mean_predictor_mse"  # predicting every masked pixel by the mean
+BAYES_LOSS, PLATEAU_LOSS = "train.bayes_loss", "train.plateau_loss"  # in the loss's units
+# The real-image accuracies drawn against an axis: (label, metric, colour).
+ACCURACIES = (
+    ("linear probe", "probe.linear_top1", OURS_COLOURS["linear"]),
+    ("kNN (k=20)", "probe.knn_top1", OURS_COLOURS["knn"]),
+    ("robustness (mean over corruptions)", "robustness.mean_top1", OURS_COLOURS["robust"]),
+)
 
 
 def r2_heatmaps(
@@ -68,8 +68,8 @@ def level_heatmaps(
     written in each cell: one row of panels per level (`level_notes` adds a line under a
     level's name, e.g. its chance), one column per source (`(metric prefix, title)`)."""
     level_notes = level_notes or {}
-    ratios = sorted({r["mask_ratio"] for r in rows if r.get("mask_ratio") is not None})
-    units = sorted({r["mask_unit"] for r in rows if r.get("mask_unit") is not None})
+    ratios = ratios_of(rows)
+    units = units_of(rows)
     fig, axes = plt.subplots(
         len(levels),
         len(sources),
@@ -115,7 +115,7 @@ def class_accuracy_vs_ratio(
     """The class probe's accuracy against the masking ratio, one line per unit, beside its
     untrained floor and chance (left), and each unit's curve over its best value beside the
     paper's Table 1 linear probe over its best (right); None without two ratios."""
-    units = sorted({r["mask_unit"] for r in rows if r.get("mask_unit") is not None})
+    units = units_of(rows)
     curves = {}
     for unit in units:
         means = cell_means([r for r in rows if r.get("mask_unit") == unit], measured, "mask_ratio")
@@ -136,7 +136,7 @@ def class_accuracy_vs_ratio(
         right.plot(xs, ys / ys.max(), marker="o", color=f"C{i}", label=f"ours: unit {unit}px")
     chances = [float(r[chance]) for r in rows if r.get(chance) is not None]
     if chances:
-        left.axhline(100 * float(np.mean(chances)), color="0.5", linestyle="--", label="chance")
+        left.axhline(100 * mean(chances), color="0.5", linestyle="--", label="chance")
     paper = paper_results.linear_probe_vs_ratio()
     keys = sorted(paper)
     ys = np.asarray([paper[k] for k in keys])
@@ -193,20 +193,15 @@ def accuracy_vs_axis(rows: Sequence[Row], axis: str, path: Path) -> Path | None:
             ("robustness (mean of 5 shifted sets)", paper_results.robustness_vs_unit()),
         ]
         xlabel = "masking unit (in ViT patches)"
-    ours = [
-        ("linear probe", "probe.linear_top1", OURS_COLOURS["linear"]),
-        ("kNN (k=20)", "probe.knn_top1", OURS_COLOURS["knn"]),
-        ("robustness (mean over corruptions)", "robustness.mean_top1", OURS_COLOURS["robust"]),
-    ]
     series = []
-    for label, metric, colour in ours:
+    for label, metric, colour in ACCURACIES:
         points = defaultdict(list)
         for row in rows:
             if row.get(metric) is not None:
                 points[x_of(row)].append(row[metric])
         if points:
             xs = sorted(points)
-            series.append((label, colour, xs, [float(np.mean(points[x])) for x in xs]))
+            series.append((label, colour, xs, [mean(points[x]) for x in xs]))
     if not series or len({x for s in series for x in s[2]}) < 2:
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2), constrained_layout=True)
@@ -261,20 +256,18 @@ def reconstruction_figure(rows: Sequence[Row]) -> plt.Figure | None:
       plateaus, predict-the-mean MSE / `plateau_loss` (1 when no `plateau_loss` is given:
       predicting the mean of standardised pixels scores 1).
     """
-    metrics = [
-        ("recon.masked.mse", "MSE (lower is better)", None),
-        ("recon.masked.psnr", "PSNR (dB)", None),
-        ("recon.masked.ssim", "SSIM", 1.0),
-        ("recon.masked.fsim", "FSIM", 1.0),
+    present = [
+        (metric, title, top)
+        for metric, (title, top) in RECONSTRUCTION.items()
+        if any(r.get(metric) is not None for r in rows)
     ]
-    present = [m for m in metrics if any(r.get(m[0]) is not None for r in rows)]
-    ratios = {r["mask_ratio"] for r in rows if r.get("mask_ratio") is not None}
+    ratios = ratios_of(rows)
     if not present or len(ratios) < 2:
         return None
     fig, axes = plt.subplots(
         1, len(present), figsize=(3.2 * len(present), 3.4), squeeze=False, constrained_layout=True
     )
-    units = sorted({r["mask_unit"] for r in rows if r.get("mask_unit") is not None})
+    units = units_of(rows)
     colours = {unit: f"C{i}" for i, unit in enumerate(units)}
     for ax, (metric, title, top) in zip(axes[0], present, strict=True):
         for unit in units:
@@ -301,37 +294,25 @@ def reconstruction_figure(rows: Sequence[Row]) -> plt.Figure | None:
 
 def _draw_mse_levels(ax: plt.Axes, rows: Sequence[Row], units: Sequence, colours: dict) -> None:
     """Predict-the-mean and Bayes levels on the MSE panel (see `reconstruction_figure`)."""
-    plateau_key = "recon.masked.mean_predictor_mse"
-    plateaus = [float(r[plateau_key]) for r in rows if r.get(plateau_key) is not None]
+    plateaus = [float(r[MSE_PLATEAU]) for r in rows if r.get(MSE_PLATEAU) is not None]
     if not plateaus:
         return
-    plateau = float(np.mean(plateaus))
+    plateau = mean(plateaus)
     ax.axhline(plateau, color="0.3", linestyle=":", label="predict the mean")
-    bayes_key = metric_named(rows, "bayes_loss")
-    loss_plateau_key = metric_named(rows, "plateau_loss")
-    if bayes_key is None:
-        return
     for unit in units:
-        cell = [r for r in rows if r.get("mask_unit") == unit and r.get(bayes_key) is not None]
+        cell = [r for r in rows if r.get("mask_unit") == unit and r.get(BAYES_LOSS) is not None]
         scaled = defaultdict(list)
         for r in cell:
-            loss_plateau = r.get(loss_plateau_key) if loss_plateau_key else None
-            to_mse = plateau / float(loss_plateau or 1.0)
-            scaled[r["mask_ratio"]].append(float(r[bayes_key]) * to_mse)
+            to_mse = plateau / float(r.get(PLATEAU_LOSS) or 1.0)
+            scaled[r["mask_ratio"]].append(float(r[BAYES_LOSS]) * to_mse)
         if scaled:
             xs = sorted(scaled)
-            ax.plot(xs, [np.mean(scaled[x]) for x in xs], linestyle="--", color=colours[unit],
+            ax.plot(xs, [mean(scaled[x]) for x in xs], linestyle="--", color=colours[unit],
                     label=f"Bayes, unit {unit}px")  # fmt: skip
 
 
-def metric_named(rows: Sequence[Row], leaf: str) -> str | None:
-    """The dotted metric name whose last part is `leaf` (e.g. `train.bayes_loss`), if any."""
-    names = sorted({k for r in rows for k in r if k == leaf or k.endswith(f".{leaf}")})
-    return names[0] if names else None
-
-
 def _save(fig: plt.Figure, path: Path) -> Path:
-    return save_figure(fig, path, dpi=110, bbox_inches="tight")
+    return save_figure(fig, path, dpi=110)
 
 
 def shape_bias_vs_ratio(

@@ -22,17 +22,34 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
-from maeid.evaluate.intervals import mean_interval
 from maeid.evaluate.rules_share import READABLE_SE
-from maeid.experiments.report_agreement import trained_rows
+from maeid.report.cells import EXCESS, Row, cells, suffixes
+from maeid.report.registry import Page, section
+from maeid.report.table import Table, interval_text, trained_text
 
-Row = dict[str, Any]
 VIEWS = {"full": "full image", "visible": "visible tokens"}
 INFORMATION, CLASS_PROBE, SYMBOLS = "information", "class_probe", "symbols"
 INFORMATION_METRICS = ("ce", "untrained_ce", "pixels_ce", "bayes_ce", "gain_share",
                        "pixels_gain_share", "gap_se")  # fmt: skip
+CLASS_PROBE_SCORES = ("accuracy", "ce")
+CLASS_PROBE_READERS = ("", "untrained_", "pixels_")  # the trained encoder, its floors
+RULES_SHARE = ("rules_share", "rules_gap_se", "rules_readable")  # under `symbols.`, per view
+READS = (
+    *(f"{INFORMATION}.{m}_{view}.level_*" for m in INFORMATION_METRICS for view in VIEWS),
+    *(f"{CLASS_PROBE}.{who}{score}_{view}.budget_*" for who in CLASS_PROBE_READERS
+      for score in CLASS_PROBE_SCORES for view in VIEWS),
+    *(f"{CLASS_PROBE}.{name}_{view}" for name in ("bayes_accuracy", "bayes_ce", "chance")
+      for view in VIEWS),
+    *(f"{SYMBOLS}.{name}.{view}" for name in RULES_SHARE for view in VIEWS),
+    EXCESS,
+)  # fmt: skip
+
+
+@section("readouts", reads=READS)
+def readouts_sections(page: Page) -> list[str]:
+    section_text = readouts_section(page.rows)
+    return [section_text] if section_text else []
 
 
 def readouts_section(rows: Sequence[Row]) -> str | None:
@@ -62,27 +79,24 @@ def readouts_section(rows: Sequence[Row]) -> str | None:
 
 def information_table(rows: Sequence[Row]) -> str | None:
     """Per cell, view and level: cross-entropies (nats), H_Bayes, G and readability."""
-    cells = _cells(rows, INFORMATION)
-    if not cells:
+    by_cell = cells(rows, INFORMATION)
+    if not by_cell:
         return None
-    head = ["ratio", "unit", "trained runs", "view", "level", "CE trained", "CE untrained",
-            "CE pixels", "H_Bayes", "G trained", "G pixels", "gap / SE (min)"]  # fmt: skip
-    lines = _header(head)
-    for (ratio, unit), cell in cells.items():
-        trained = len(trained_rows(cell))
+    table = Table("ratio", "unit", "trained runs", "view", "level", "CE trained",
+                  "CE untrained", "CE pixels", "H_Bayes", "G trained", "G pixels",
+                  "gap / SE (min)")  # fmt: skip
+    for (ratio, unit), cell in by_cell.items():
+        trained = trained_text(cell)
         for view, label in VIEWS.items():
-            levels = _levels(cell, f"{INFORMATION}.bayes_ce_{view}")
-            for level in levels:
+            for level in suffixes(cell, f"{INFORMATION}.bayes_ce_{view}"):
                 names = {m: f"{INFORMATION}.{m}_{view}.{level}" for m in INFORMATION_METRICS}
                 readable, gap = _readable(cell, names["gap_se"])
-                values = [_interval(cell, names[m]) for m in
+                values = [interval_text(cell, names[m]) for m in
                           ("ce", "untrained_ce", "pixels_ce", "bayes_ce")]  # fmt: skip
-                values += [_marked(_interval(cell, names[m]), readable)
+                values += [_marked(interval_text(cell, names[m]), readable)
                            for m in ("gain_share", "pixels_gain_share")]  # fmt: skip
-                lines.append(
-                    f"| {ratio:g} | {unit} | {trained}/{len(cell)} | {label} | "
-                    f"{level.replace('level_', '')} | " + " | ".join(values) + f" | {gap} |"
-                )
+                table.add(f"{ratio:g}", unit, trained, label,
+                          level.replace("level_", ""), *values, gap)  # fmt: skip
     return (
         "### Information per level, from probes\n\n"
         "Linear probes of every symbol (temperature-calibrated on a held-out fifth of their "
@@ -92,16 +106,16 @@ def information_table(rows: Sequence[Row]) -> str | None:
         "G = (CE untrained - CE) / (CE untrained - H_Bayes): 1 is all that the view says of "
         "the level, 0 no more than the encoder at initialisation; G pixels is the same for "
         "a probe on the view's pixels. The last column is the floor-to-Bayes gap in "
-        "standard errors, the smallest over the cell's runs.\n\n" + "\n".join(lines)
+        "standard errors, the smallest over the cell's runs.\n\n" + str(table)
     )
 
 
 def class_probe_table(rows: Sequence[Row]) -> str | None:
     """Per cell and view: the class-only probe at each budget beside floors and Bayes."""
-    cells = _cells(rows, CLASS_PROBE)
-    if not cells:
+    by_cell = cells(rows, CLASS_PROBE)
+    if not by_cell:
         return None
-    budgets = _levels(rows, f"{CLASS_PROBE}.accuracy_full") or _levels(
+    budgets = suffixes(rows, f"{CLASS_PROBE}.accuracy_full") or suffixes(
         rows, f"{CLASS_PROBE}.accuracy_visible"
     )
     head = ["ratio", "unit", "trained runs", "view"]
@@ -109,24 +123,22 @@ def class_probe_table(rows: Sequence[Row]) -> str | None:
         n = b.replace("budget_", "")
         head += [f"{n} labels: accuracy trained / untrained / pixels",
                  f"{n} labels: CE trained / untrained / pixels"]  # fmt: skip
-    head += ["Bayes: accuracy / CE", "chance"]
-    lines = _header(head)
-    for (ratio, unit), cell in cells.items():
-        trained = len(trained_rows(cell))
+    table = Table(*head, "Bayes: accuracy / CE", "chance")
+    for (ratio, unit), cell in by_cell.items():
+        trained = trained_text(cell)
         for view, label in VIEWS.items():
             if not any(f"{CLASS_PROBE}.bayes_accuracy_{view}" in r for r in cell):
                 continue
             values = []
             for b in budgets:
-                for score in ("accuracy", "ce"):
+                for score in CLASS_PROBE_SCORES:
                     values.append(" / ".join(
-                        _interval(cell, f"{CLASS_PROBE}.{who}{score}_{view}.{b}")
-                        for who in ("", "untrained_", "pixels_")))  # fmt: skip
-            values.append(f"{_interval(cell, f'{CLASS_PROBE}.bayes_accuracy_{view}')} / "
-                          f"{_interval(cell, f'{CLASS_PROBE}.bayes_ce_{view}')}")  # fmt: skip
-            values.append(_interval(cell, f"{CLASS_PROBE}.chance_{view}"))
-            lines.append(f"| {ratio:g} | {unit} | {trained}/{len(cell)} | {label} | "
-                         + " | ".join(values) + " |")  # fmt: skip
+                        interval_text(cell, f"{CLASS_PROBE}.{who}{score}_{view}.{b}")
+                        for who in CLASS_PROBE_READERS))  # fmt: skip
+            values.append(f"{interval_text(cell, f'{CLASS_PROBE}.bayes_accuracy_{view}')} / "
+                          f"{interval_text(cell, f'{CLASS_PROBE}.bayes_ce_{view}')}")  # fmt: skip
+            values.append(interval_text(cell, f"{CLASS_PROBE}.chance_{view}"))
+            table.add(f"{ratio:g}", unit, trained, label, *values)
     return (
         "### A class-only probe of limited capacity\n\n"
         "A probe with one hidden layer (64 units unless the sweep says otherwise) on the "
@@ -135,60 +147,39 @@ def class_probe_table(rows: Sequence[Row]) -> str | None:
         "levels) at each label budget, early-stopped on a held-out fifth of its labels; "
         "held-out accuracy and "
         "cross-entropy (nats), beside the same probe on the encoder at initialisation and on "
-        "the view's pixels, the view's Bayes classifier and chance.\n\n" + "\n".join(lines)
+        "the view's pixels, the view's Bayes classifier and chance.\n\n" + str(table)
     )
 
 
 def rules_share_table(rows: Sequence[Row]) -> str | None:
     """Per cell: the rules readout's share of its floor-to-Bayes gap, per view."""
-    cells = _cells(rows, f"{SYMBOLS}.rules_share")
-    if not cells:
+    by_cell = cells(rows, f"{SYMBOLS}.rules_share")
+    if not by_cell:
         return None
     head = ["ratio", "unit", "trained runs"]
     for label in VIEWS.values():
         head += [f"{label}: share of the gap", f"{label}: gap / SE (min)"]
-    lines = _header(head)
-    for (ratio, unit), cell in cells.items():
+    table = Table(*head)
+    for (ratio, unit), cell in by_cell.items():
         values = []
         for view in VIEWS:
             _, gap = _readable(cell, f"{SYMBOLS}.rules_gap_se.{view}")
             flags = [r.get(f"{SYMBOLS}.rules_readable.{view}") for r in cell]
             readable = bool(flags) and all(f == 1.0 for f in flags)
-            values += [_marked(_interval(cell, f"{SYMBOLS}.rules_share.{view}"), readable), gap]
-        lines.append(f"| {ratio:g} | {unit} | {len(trained_rows(cell))}/{len(cell)} | "
-                     + " | ".join(values) + " |")  # fmt: skip
+            values += [_marked(interval_text(cell, f"{SYMBOLS}.rules_share.{view}"), readable),
+                       gap]  # fmt: skip
+        table.add(f"{ratio:g}", unit, trained_text(cell), *values)
     return (
         "### The rules readout, as a share of its gap\n\n"
         "The class through the root's rules from the level-1 probes (the section above), "
         "as (trained - floor) / (Bayes - floor), the floor being the same readout of the "
         "encoder at initialisation; the gap (Bayes - floor) in binomial standard errors of "
         "the floor's accuracy on the run's test images, the smallest over the cell's "
-        "runs.\n\n" + "\n".join(lines)
+        "runs.\n\n" + str(table)
     )
 
 
 # ------------------------------------------------------------------------------ helpers
-def _cells(rows: Sequence[Row], prefix: str) -> dict[tuple[float, Any], list[Row]]:
-    from maeid.experiments.report_symbols import cells_with  # it imports this module
-
-    return cells_with(rows, prefix)
-
-
-def _header(head: Sequence[str]) -> list[str]:
-    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-
-
-def _levels(rows: Sequence[Row], name: str) -> list[str]:
-    """The suffixes under the metric `name` (`level_k`, `budget_n`), in numeric order."""
-    head = f"{name}."
-    found = {key[len(head) :] for row in rows for key in row if key.startswith(head)}
-    return sorted(found, key=lambda s: int("".join(c for c in s if c.isdigit()) or 0))
-
-
-def _interval(rows: Sequence[Row], name: str) -> str:
-    return str(mean_interval([r.get(name) for r in rows]))
-
-
 def _readable(rows: Sequence[Row], name: str) -> tuple[bool, str]:
     """Whether the gap under `name` (in standard errors) clears `READABLE_SE` in every
     run that measured it, and the smallest gap as text. A run without the metric had an

@@ -21,10 +21,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from maeid.experiments.report import Report, build_report
 from maeid.experiments.runner import SweepSummary, run_sweep
 from maeid.experiments.sweep_spec import SweepSpec
 from maeid.output_path import check_output_dir
+from maeid.report import Report, build_report
 
 THEORY_RATIOS = (0.1, 0.25, 0.5, 0.75, 0.9)
 THEORY_UNITS = (4, 8, 16)
