@@ -351,6 +351,60 @@ CASES = [
     case("evaluate-unknown-data", "evaluate {w}/run --data nope --threads 1", "nope", "synthetic"),
     case("evaluate-out-is-file", "evaluate {w}/run --out {w}/notes.txt", "notes.txt", "folder"),
     case("evaluate-pool-choice", "evaluate {w}/run --pool max", "'max'", "--help"),
+    case("evaluate-import-without-data", "evaluate {w}/hf --threads 1", "unknown", "pass --data"),
+    case("evaluate-pth-without-heads", "evaluate {w}/published.pth", "num_heads", "--preset"),
+    case(
+        "evaluate-pth-without-ratio",
+        "evaluate {w}/noratio.pth --data {w}/data.npz",
+        "noratio.pth",
+        "--mask-ratio",
+    ),
+    case("evaluate-neither-run-nor-hf", "evaluate {w}/images", "images", "neither"),
+    case(
+        "evaluate-folder-without-images",
+        "evaluate {w}/run --data {w}/images --threads 1",
+        "x.png",
+        "no readable image",
+    ),
+    case("evaluate-ratio-out-of-range", "evaluate {w}/run --mask-ratio 1.5", "1.5", "(0, 1)"),
+    # ---- reconstruct
+    case(
+        "reconstruct-missing-model",
+        "reconstruct {w}/nope {w}/x.png --out {w}/rc",
+        "nope",
+        "does not exist",
+    ),
+    case(
+        "reconstruct-missing-image",
+        "reconstruct {w}/run {w}/nope.png --out {w}/rc",
+        "nope.png",
+        "does not exist",
+    ),
+    case(
+        "reconstruct-not-an-image",
+        "reconstruct {w}/run {w}/images/a/x.png --out {w}/rc",
+        "x.png",
+        "cannot be read",
+    ),
+    case(
+        "reconstruct-two-images-one-name",
+        "reconstruct {w}/run {w}/images/a/x.png {w}/x.png --out {w}/rc",
+        "x.png",
+        "would both write",
+    ),
+    case(
+        "reconstruct-out-is-file",
+        "reconstruct {w}/run {w}/x.png --out {w}/notes.txt",
+        "notes.txt",
+        "folder",
+    ),
+    case(
+        "reconstruct-ratio-out-of-range",
+        "reconstruct {w}/run {w}/x.png --out {w}/rc --mask-ratio 1.5",
+        "--mask-ratio 1.5",
+        "(0, 1)",
+    ),
+    case("reconstruct-no-out", "reconstruct {w}/run {w}/x.png", "--out", "--help"),
     # ---- demo
     case("demo-out-is-file", "demo --out {w}/notes.txt", "notes.txt", "folder"),
     case("demo-out-under-file", "demo --out {w}/notes.txt/demo", "notes.txt", "folder"),
@@ -391,6 +445,13 @@ CASES = [
         "notes.txt",
         "--force",
     ),
+    case(
+        "export-pth-without-ratio",
+        "export {w}/noratio.pth --format hf --out {w}/e",
+        "does not record the mask ratio",
+        "--mask-ratio",
+    ),
+    case("export-neither-run-nor-hf", "export {w}/images --format hf --out {w}/e", "neither"),
 ]
 
 
@@ -428,6 +489,7 @@ def world(tmp_path_factory) -> pathlib.Path:
     (w / "list.yaml").write_text("- 1\n- 2\n")
     (w / "images" / "a").mkdir(parents=True)
     (w / "images" / "a" / "x.png").write_text("a text file with an image's name")
+    _imports(w)
     ok = {"name": "ok", "base": str(TINY), "grid": {"mask_ratio": [0.5]}}
     specs = {
         "spec_ok": ok,
@@ -440,6 +502,21 @@ def world(tmp_path_factory) -> pathlib.Path:
     for name, spec in specs.items():
         (w / f"{name}.yaml").write_text(yaml.safe_dump(spec))
     return w
+
+
+def _imports(w: pathlib.Path) -> None:
+    """The finished run as imports: an HF export, a published-style .pth (weights only),
+    one that records its sizes but no mask ratio; and a grey picture to reconstruct."""
+    from PIL import Image
+
+    from maeid.mae.export import export_hf
+    from maeid.train.checkpoint import load_checkpoint
+
+    model, _ = load_checkpoint(w / "run")
+    export_hf(model, w / "hf", 0.75)
+    torch.save({"model": model.state_dict()}, w / "published.pth")
+    torch.save({"model": model.state_dict(), "model_args": model.config}, w / "noratio.pth")
+    Image.new("L", (32, 32)).save(w / "x.png")
 
 
 def fingerprint(root: pathlib.Path) -> dict[str, str]:

@@ -20,8 +20,8 @@ from maeid.progress import is_terminal
 
 # Subcommand modules, in the order `maeid --help` lists them.
 COMMANDS = (
-    "theory", "advise", "synth", "train", "sweep", "report", "identify", "evaluate", "export",
-    "demo",
+    "theory", "advise", "synth", "train", "sweep", "report", "identify", "evaluate",
+    "reconstruct", "export", "demo",
 )  # fmt: skip
 
 

@@ -80,6 +80,8 @@ class EvalContext:
             from maeid.hlvm.random_hierarchy import is_rhm
 
             kind = DataKind(source, latents=True, rhm=is_rhm(self.test(source, 1).source_model))
+        elif Path(source).is_dir() and not labelled_source(source):  # images: scan them now
+            self._folder_images(source)  # so that one with no readable image fails first
         return kind
 
     # ------------------------------------------------------------------------ the splits
@@ -173,14 +175,14 @@ class EvalContext:
     def _folder(self, source: str, split: str, n: int) -> Split:
         """`n` images of a folder's test or readout part (`maeid.data.held_out_folder`),
         normalised as the model was trained (else ImageNet's, or 0.5 for grey)."""
-        from maeid.data.held_out_folder import read_folder_images, scan_folder, split_folder
+        from maeid.data.held_out_folder import read_folder_images, split_folder
         from maeid.data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize
 
         model, data = self.model, self.cfg.data
         h, w = model.img_size
         if h != w:
             raise ValueError(f"the checkpoint takes {h}x{w} images; a folder is read square")
-        folder = self._cached(("folder", source), lambda: scan_folder(source))
+        folder = self._folder_images(source)
         seeds = {"data_seed": int(data.seed), "evaluation_seed": self.seed}
         readout, test = split_folder(len(folder), stream_seed("folder_split", **seeds))
         if split == "train":
@@ -202,6 +204,11 @@ class EvalContext:
             data_range=1.0,
             class_names=folder.classes,
         )
+
+    def _folder_images(self, source: str):
+        from maeid.data.held_out_folder import scan_folder
+
+        return self._cached(("folder", source), lambda: scan_folder(source))
 
     def _check_shape(self, images: torch.Tensor) -> None:
         want = (self.model.in_chans, *self.model.img_size)
