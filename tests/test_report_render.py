@@ -11,6 +11,7 @@ from maeid.cli import main
 from maeid.experiments.config_hash import config_hash
 from maeid.experiments.results_db import ResultsDB
 from maeid.report import build_report
+from maeid.report.build import report_order
 from maeid.report.identifiability import identifiability_table
 from maeid.report.registry import SECTIONS, Page, Section, undeclared_reads
 
@@ -137,3 +138,12 @@ def test_a_read_the_section_does_not_declare_is_found(monkeypatch):
     monkeypatch.setitem(SECTIONS, "declares_one", Section("declares_one", render, ("probe.lin*",)))
     page = Page([{"id": 1, "mask_ratio": 0.5, "probe.linear_top1": 0.5}], [], Path("unused"))
     assert undeclared_reads("declares_one", page) == ["probe.knn_top1"]  # read, though absent
+
+
+def test_the_report_orders_sections_as_the_catalog_and_refuses_one_it_does_not_name(monkeypatch):
+    order = report_order()
+    assert order[:3] == ["theory", "runs", "training"] and order[-1] == "per_run_figures"
+    assert order.index("symbols") < order.index("identifiability")  # registered later
+    monkeypatch.setitem(SECTIONS, "stray", Section("stray", lambda page: [], ()))
+    with pytest.raises(ValueError, match=r"\['stray'\] are in no module of catalog.MODULES"):
+        report_order()

@@ -2,8 +2,9 @@
 
 Every section reads only what the database holds. A section without data says so (or is
 left out) and the report goes on, so a half-finished sweep already gives a useful
-report. The sections are registered by name (`maeid.report.registry`); this module puts
-them in order, picks the headline table and gathers the verdict lines.
+report. The sections are registered by name (`maeid.report.registry`), in the order of
+`maeid.report.catalog`; this module renders them, picks the headline table and gathers
+the verdict lines.
 """
 
 from __future__ import annotations
@@ -16,27 +17,10 @@ from pathlib import Path
 from maeid.atomic import write_text
 from maeid.experiments.results_db import ResultsDB
 from maeid.output_path import check_output_dir
-from maeid.report import catalog  # noqa: F401  (registers every section on import)
+from maeid.report import catalog  # registers every section on import
 from maeid.report.identifiability import MISSING_TEXT, r2_levels
-from maeid.report.registry import Page, get_section
+from maeid.report.registry import Page, get_section, section_names
 
-# The report's sections, in order.
-ORDER = (
-    "theory",
-    "runs",
-    "training",
-    "symbols",
-    "symbols_rules",
-    "readouts",
-    "class_accuracy",
-    "shape_bias",
-    "rendition",
-    "identifiability",
-    "agreement",
-    "probe",
-    "reconstruction",
-    "per_run_figures",
-)
 # Sections of an rhm32 sweep's own measures: where any of them shows something and no run
 # has R², the identifiability section's "no results" note is left out (nothing is missed).
 OWN_MEASURES = ("symbols", "symbols_rules", "readouts", "class_accuracy", "shape_bias",
@@ -88,7 +72,7 @@ def build_report(
         page = Page(db.metric_table(sweep), db.runs(sweep), out, skipped=db.skipped(sweep))
         sweeps = [sweep] if sweep else db.sweeps()
     out.mkdir(parents=True, exist_ok=True)
-    names = [name for name in ORDER if with_theory or name != "theory"]
+    names = [name for name in report_order() if with_theory or name != "theory"]
     rendered = {name: get_section(name).render(page) for name in names}
     if not r2_levels(page.rows) and any(rendered[name] for name in OWN_MEASURES):
         rendered["identifiability"] = []
@@ -97,6 +81,16 @@ def build_report(
     path = out / "report.md"
     write_text(path, "\n\n".join(sections).rstrip() + "\n")
     return Report(path, tuple(page.figures), headline(page.rows), verdict(page.rows))
+
+
+def report_order() -> list[str]:
+    """The registered sections in the order `maeid.report.catalog.MODULES` names their
+    modules (a module imported by another registers early; its place is still its own)."""
+    rank = {f"maeid.report.{module}": i for i, module in enumerate(catalog.MODULES)}
+    unlisted = [n for n in section_names() if get_section(n).render.__module__ not in rank]
+    if unlisted:
+        raise ValueError(f"report sections {unlisted} are in no module of catalog.MODULES")
+    return sorted(section_names(), key=lambda n: rank[get_section(n).render.__module__])
 
 
 def headline(rows: Sequence[dict]) -> str:

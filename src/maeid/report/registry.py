@@ -82,6 +82,8 @@ def get_section(name: str) -> Section:
 
 
 def section_names() -> list[str]:
+    """Every registered section, as registered (`maeid.report.build.report_order` puts
+    them in the order of the report)."""
     return list(SECTIONS)
 
 
