@@ -239,6 +239,17 @@ CASES = [
         "at least 1",
     ),
     case("train-threads-not-int", "train --out {w}/r --threads x", "'x'", "--help"),
+    case(
+        "train-dry-run-unit-does-not-tile",
+        [*TRAIN, "--set", "mask.unit=12", "--dry-run", "--out", "{w}/r"],
+        "mask_unit 12",
+        "divides",
+    ),
+    case(
+        "train-dry-run-missing-npz",
+        [*TRAIN, "--set", "data.model={w}/nope.npz", "--dry-run", "--out", "{w}/r"],
+        "nope.npz",
+    ),
     case("train-no-out", "train --config {tiny}", "--out", "--help"),
     # ---- sweep
     case("sweep-missing-spec", "sweep {w}/nope.yaml --db {w}/new.db", "nope.yaml"),

@@ -3,6 +3,7 @@
     maeid train --config configs/qt32.yaml --out runs/qt32 --set mask.ratio=0.9
     maeid train --out runs/qt32 --resume                       # continue where it stopped
     maeid train --out runs/qt32 --resume --set run.steps=2000  # extend a finished run
+    maeid train --config configs/qt32.yaml --out runs/qt32 --dry-run  # config and cost only
     torchrun --nproc_per_node=4 -m maeid train --config configs/qt32.yaml --out runs/qt32
 
 The run directory holds config.yaml (resolved), metrics.jsonl, TensorBoard events,
@@ -47,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "  maeid train --config configs/qt32.yaml --out runs/u16 --set mask.unit=16\n"
         "  maeid train --out runs/qt32 --resume\n"
         "  maeid train --out runs/qt32 --resume --set run.steps=2000   # extend it\n"
+        "  maeid train --config configs/qt32.yaml --out runs/x --dry-run  # what it would do\n"
         "  torchrun --nproc_per_node=4 -m maeid train --config configs/qt32.yaml --out runs/x",
     )
     p.add_argument(
@@ -78,6 +80,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="end this invocation after STEP steps in all, with a checkpoint (for jobs with a "
         "time limit; continue with --resume)",
     )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the resolved config (YAML) and the estimated cost (parameters, memory, "
+        "FLOPs per image, per step and in all), check that the mask fits, and write nothing",
+    )
     add_threads_argument(p)
     p.set_defaults(func=run, on_interrupt=resume_hint)
 
@@ -98,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--config is required (unless --resume reuses the run's own)")
         config_path = args.out / "config.yaml"
     config = load_config(config_path, args.overrides)
+    if args.dry_run:
+        print(dry_run_text(config))
+        return 0
     try:
         with torch_threads(threads):
             result = train(config, args.out, resume=args.resume, stop_after=args.stop_after)
@@ -133,6 +144,24 @@ def run(args: argparse.Namespace) -> int:
             f"{result.last_loss:.4f}; checkpoint {result.out_dir / 'checkpoints' / 'last.pt'}"
         )
     return 0
+
+
+def dry_run_text(config) -> str:
+    """The resolved config as YAML, then the cost estimate as YAML comments (so the
+    whole stays a config file `--config` reads back)."""
+    from maeid.train.config import to_yaml
+    from maeid.train.cost import estimate_training_cost
+
+    cost = estimate_training_cost(config)
+    notes = [
+        "data.mean and data.std [] are the data's own, resolved when training starts",
+        *cost.lines(),
+    ]
+    return (
+        to_yaml(config)
+        + "# estimate (nothing was written):\n"
+        + "".join(f"#   {line}\n" for line in notes)
+    )
 
 
 def resume_hint(args: argparse.Namespace) -> str:
