@@ -4,6 +4,8 @@ so a sweep's numbers reproduce exactly from its checkpoint, and every key is dec
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -66,7 +68,7 @@ def test_every_measure_is_registered_once_with_documented_options_and_keys():
         ({"class_probe": {"budgets": [1000, 3]}}, r"budgets=\[1000, 3\]: must be at least 5"),
         (
             {"probe": {}},
-            r"probe needs class labels \(Fashion-MNIST\); rhm32.* has none\. "
+            r"probe needs class labels \(Fashion-MNIST, .*\); rhm32 has none\. "
             r"Measures for this data: reconstruction, attention",
         ),
         ({"recon": {}, "reconstruction": {}}, "named twice"),
@@ -91,20 +93,38 @@ def test_keys_print_as_dotted_names_and_parse_back():
         MetricKey("a.b", "c")
 
 
-def _sweep(tmp_path: Path, name: str, data: dict, evaluate: dict):
+def _sweep(tmp: Path, name: str, data: dict, evaluate: dict):
     """A one-point sweep that trains for seconds on `data` (config overrides) and runs
-    `evaluate`: (its metrics as the database holds them, its training folder)."""
+    `evaluate`: (its database, its metrics as the database holds them, its training folder)."""
     spec = {"name": name, "base": str(ROOT / "configs" / "tiny.yaml"), "set": {**TRAIN, **data},
-            "grid": {"mask_ratio": [0.5]}, "evaluate": evaluate}  # fmt: skip
-    path = tmp_path / f"{name}.yaml"
+            "grid": {"mask_ratio": [0.5], "mask_unit": [4]}, "evaluate": evaluate}  # fmt: skip
+    path = tmp / f"{name}.yaml"
     path.write_text(yaml.safe_dump(spec))
-    db = tmp_path / f"{name}.db"
+    db = tmp / f"{name}.db"
     assert main(["sweep", str(path), "--db", str(db), "--threads", "1"]) == 0
     with ResultsDB(db) as results:
         (row,) = results.metric_table(name)
         (run,) = results.runs(name)
     stored = {k: v for k, v in row.items() if "." in k and not k.startswith(("train.", "run."))}
-    return stored, Path(run.run_dir) / "train"
+    return db, stored, Path(run.run_dir) / "train"
+
+
+@pytest.fixture(scope="module")
+def rhm_sweep(tmp_path_factory):
+    return _sweep(tmp_path_factory.mktemp("rhm"), "rhm", {"data.model": RHM}, RHM_MEASURES)
+
+
+@pytest.fixture(scope="module")
+def qt_sweep(tmp_path_factory):
+    return _sweep(tmp_path_factory.mktemp("qt"), "qt", {}, QT_MEASURES)
+
+
+@pytest.fixture(scope="module")
+def fm_sweep(tmp_path_factory):
+    if not FMNIST.is_dir():
+        pytest.skip("Fashion-MNIST is not installed")
+    data = {"data.source": "fashion_mnist"}
+    return _sweep(tmp_path_factory.mktemp("fm"), "fm", data, FM_MEASURES)
 
 
 def _evaluate(train_dir: Path, out: Path, evaluate: dict, data: str | None = None) -> dict:
@@ -136,22 +156,69 @@ _CONDITIONAL = {"attention": {MetricKey("attention", "cls_attention_on_object"),
                               MetricKey("attention", "object_area")}}  # fmt: skip
 
 
-def test_evaluate_reproduces_an_rhm32_sweeps_metrics_exactly(tmp_path):
-    stored, train_dir = _sweep(tmp_path, "rhm", {"data.model": RHM}, RHM_MEASURES)
+def test_evaluate_reproduces_an_rhm32_sweeps_metrics_exactly(rhm_sweep, tmp_path):
+    _, stored, train_dir = rhm_sweep
     assert len(stored) > 200  # symbols, information, class_probe, texture, ...
     result = _evaluate(train_dir, tmp_path / "eval", RHM_MEASURES)
     _check_reproduced_and_declared(stored, result, RHM_MEASURES)
     assert result["seed"] == 3  # the run's seed, as the sweep used
 
 
-def test_evaluate_reproduces_a_qt32_sweeps_identifiability_exactly(tmp_path):
-    stored, train_dir = _sweep(tmp_path, "qt", {}, QT_MEASURES)
+def test_evaluate_reproduces_a_qt32_sweeps_identifiability_exactly(qt_sweep, tmp_path):
+    _, stored, train_dir = qt_sweep
     result = _evaluate(train_dir, tmp_path / "eval", QT_MEASURES)
     _check_reproduced_and_declared(stored, result, QT_MEASURES)
 
 
-@pytest.mark.skipif(not FMNIST.is_dir(), reason="Fashion-MNIST is not installed")
-def test_evaluate_reproduces_a_labelled_sweeps_metrics_exactly(tmp_path):
-    stored, train_dir = _sweep(tmp_path, "fm", {"data.source": "fashion_mnist"}, FM_MEASURES)
+def test_evaluate_reproduces_a_labelled_sweeps_metrics_exactly(fm_sweep, tmp_path):
+    _, stored, train_dir = fm_sweep
     result = _evaluate(train_dir, tmp_path / "eval", FM_MEASURES, "fashion_mnist")
     _check_reproduced_and_declared(stored, result, FM_MEASURES)
+
+
+def test_every_key_a_report_section_reads_is_declared_by_a_measure_or_the_pipeline():
+    from maeid.experiments.pipeline import PIPELINE_KEYS
+    from maeid.report.registry import SECTIONS, get_section
+
+    get_section("symbols")  # loads the catalog
+    declared = [*PIPELINE_KEYS, *(k for name in measure_names() for k in get_measure(name).keys)]
+    for section in SECTIONS.values():
+        for pattern in section.reads:
+            keys = MetricKey.candidates(pattern)
+            assert any(k.matches(d) for k in keys for d in declared), (section.name, pattern)
+
+
+# For each measure, one metric whose value its report section must show (reconstruction's
+# section plots against the ratio, so it needs two ratios; attention's are per-run figures).
+SHOWN_IN = {
+    "symbols": "symbols.probe_full.level_1",
+    "information": "information.gain_share_full.level_0",
+    "class_probe": "class_probe.accuracy_full.budget_20",
+    "shape_bias": "shape_bias.trained",
+    "rendition": "rendition.clean",
+    "identifiability": "identifiability.measured.level_1",
+    "probe": "probe.linear_top1",
+    "knn": "probe.knn_top1",
+    "robustness": "robustness.mean_top1",
+}
+
+
+@pytest.mark.parametrize("sweep", ["rhm_sweep", "qt_sweep", "fm_sweep"])
+def test_each_measure_goes_from_training_through_the_database_into_its_report_section(
+    sweep, request, tmp_path
+):
+    from maeid.report import build_report
+
+    db, stored, _ = request.getfixturevalue(sweep)
+    copy = tmp_path / "trained.db"  # the report shows trained runs only: mark this one so
+    # (real images have no Bayes limit, hence no excess: their runs are shown as they are)
+    with closing(sqlite3.connect(db)) as source, closing(sqlite3.connect(copy)) as target:
+        source.backup(target)  # the database's write-ahead log included
+        with target:
+            target.execute("UPDATE metrics SET value = 0.1 WHERE name = 'train.normalised_excess'")
+    text = (build_report(copy, tmp_path / "report").path).read_text()
+    for name, key in SHOWN_IN.items():
+        if key in stored:
+            value = stored[key]
+            shown = {f"{value:.3f}", f"{value:.2f}", f"{100 * value:.1f}", f"{100 * value:.2f}"}
+            assert any(v in text for v in shown), (name, key, value)

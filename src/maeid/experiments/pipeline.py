@@ -26,6 +26,10 @@ import torch
 from maeid import atomic
 from maeid.experiments.evaluations import check_evaluations, run_evaluations
 from maeid.experiments.runner import RunContext, RunOutcome
+from maeid.measures import MetricKey
+
+# The keys the pipeline itself writes beside the measures' (training's numbers; the patch)
+PIPELINE_KEYS = (MetricKey("train", "*"), MetricKey("run", "patch_size"))
 
 
 def train_and_evaluate(ctx: RunContext) -> RunOutcome:
