@@ -11,7 +11,7 @@ from maeid.measures.context import EvalContext
 from maeid.measures.keys import MetricKey
 from maeid.measures.options import Options, option
 from maeid.measures.registry import Measure, Needs, Outcome, register
-from maeid.measures.rhm_splits import VIEWS, WHO, rhm_splits
+from maeid.measures.rhm_readout import VIEWS, WHO, readout_inputs
 
 NS = "class_probe"
 
@@ -64,21 +64,11 @@ class ClassProbe(Measure):
         from maeid.evaluate.class_probe import MLPProbeConfig, check_budgets, evaluate_class_probe
 
         budgets = check_budgets(opts.budgets)
-        train, test = rhm_splits(ctx, max(budgets), opts.samples)
         config = MLPProbeConfig(
             hidden=opts.hidden, max_epochs=opts.max_epochs, patience=opts.patience, seed=ctx.seed
         )
         result = evaluate_class_probe(
-            ctx.model,
-            test.source_model,
-            train.images,
-            train.latents,
-            test.images,
-            test.latents,
-            test.mean,
-            test.std,
-            ctx.ratio,
-            ctx.untrained(),
+            *readout_inputs(ctx, max(budgets), opts.samples),
             budgets,
             config,
             seed=ctx.seed,

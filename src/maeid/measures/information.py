@@ -12,7 +12,7 @@ from maeid.measures.context import EvalContext
 from maeid.measures.keys import MetricKey, per_level
 from maeid.measures.options import option
 from maeid.measures.registry import Measure, Needs, Outcome, register
-from maeid.measures.rhm_splits import VIEWS, WHO, ReadoutOptions, rhm_splits
+from maeid.measures.rhm_readout import VIEWS, WHO, ReadoutOptions, readout_inputs
 
 NS = "information"
 
@@ -49,18 +49,8 @@ class Information(Measure):
         from maeid.evaluate.information_probes import evaluate_information
         from maeid.evaluate.probe import ProbeConfig
 
-        train, test = rhm_splits(ctx, opts.max_train, opts.samples)
         result = evaluate_information(
-            ctx.model,
-            test.source_model,
-            train.images,
-            train.latents,
-            test.images,
-            test.latents,
-            test.mean,
-            test.std,
-            ctx.ratio,
-            ctx.untrained(),
+            *readout_inputs(ctx, opts.max_train, opts.samples),
             ProbeConfig(opts.probe_epochs, seed=ctx.seed),
             seed=ctx.seed,
             pool=opts.pool,

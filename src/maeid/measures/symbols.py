@@ -15,7 +15,7 @@ import numpy as np
 from maeid.measures.context import EvalContext
 from maeid.measures.keys import MetricKey, per_level
 from maeid.measures.registry import Measure, Needs, Outcome, register
-from maeid.measures.rhm_splits import VIEWS, WHO, ReadoutOptions, rhm_splits
+from maeid.measures.rhm_readout import VIEWS, WHO, ReadoutOptions, readout_inputs
 
 READERS = ("probe", "knn", "rules", "rules_from")  # evaluate_symbols' readouts per reader
 THEORY_MASKS = 2000  # masks the theory's profile of a run's cell averages over
@@ -47,24 +47,16 @@ class Symbols(Measure):
         from maeid.evaluate.probe import ProbeConfig
         from maeid.evaluate.symbols import evaluate_symbols
 
-        train, test = rhm_splits(ctx, opts.max_train, opts.samples)
+        inputs = readout_inputs(ctx, opts.max_train, opts.samples)
         result = evaluate_symbols(
-            ctx.model,
-            test.source_model,
-            train.images,
-            train.latents,
-            test.images,
-            test.latents,
-            test.mean,
-            test.std,
-            ctx.ratio,
-            untrained=ctx.untrained(),
+            *inputs,
             config=ProbeConfig(opts.probe_epochs, seed=ctx.seed),
             seed=ctx.seed,
             pools=(opts.pool,),
         )
+        grammar = inputs[1]
         theory = cell_theory(
-            test.source_model, ctx.ratio, int(ctx.model.mask_unit), int(ctx.model.patch_size)
+            grammar, ctx.ratio, int(ctx.model.mask_unit), int(ctx.model.patch_size)
         )
         details = {"pool": opts.pool, **result, "theory": theory}
         return Outcome(symbol_metrics(result, theory, opts.pool), details)

@@ -1,4 +1,5 @@
-"""Options and splits shared by the rhm32 readouts (symbols, information, class_probe)."""
+"""What the rhm32 readouts (symbols, information, class_probe) share: options, splits and
+the names of views and readers in their metric keys."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 
 from maeid.evaluate.symbols import POOLS
 from maeid.evaluate.view_features import SHORT
-from maeid.measures.context import EvalContext, Split
+from maeid.measures.context import EvalContext
 from maeid.measures.options import Options, option
 
 VIEWS = SHORT  # evaluate_symbols' views -> the suffix of their metric names
@@ -26,6 +27,10 @@ class ReadoutOptions(Options):
     )
 
 
-def rhm_splits(ctx: EvalContext, n_train: int, n_test: int) -> tuple[Split, Split]:
-    """(probe training split, held-out test split) of the evaluation's rhm32 data."""
-    return ctx.train(None, n_train), ctx.test(None, n_test)
+def readout_inputs(ctx: EvalContext, n_train: int, n_test: int) -> tuple:
+    """The leading arguments every rhm32 readout of `maeid.evaluate` takes, in order: the
+    encoder, the grammar, the probes' training images and latents, the test images and
+    latents, the normalisation, the masking ratio and the untrained floor."""
+    train, test = ctx.train(None, n_train), ctx.test(None, n_test)
+    return (ctx.model, test.source_model, train.images, train.latents, test.images,
+            test.latents, test.mean, test.std, ctx.ratio, ctx.untrained())  # fmt: skip
