@@ -125,6 +125,36 @@ def distinct(values_with_se: list[tuple[float, float]]) -> int:
     return count
 
 
+def print_controls(folder: Path, cells: dict) -> None:
+    """The matched-steps control per seed beside the two unit-4 runs of that seed: G_0 and
+    the class probe at 4000 labels, and control minus (0.75, 4) (secondary, no verdict)."""
+    by_seed = {}
+    for ratio in (0.25, 0.75):
+        for run, _, ev in cells.get((4, ratio), []):
+            if ev is not None:
+                by_seed.setdefault(run.seed, {})[ratio] = row_values(ev)
+    rows = []
+    for done in sorted(folder.glob("u4_r0.25_s*/train/CONTROL_DONE")):
+        seed, ev = int(done.parent.parent.name.rsplit("_s", 1)[1]), readouts(done.parent.parent)
+        if ev is not None and len(by_seed.get(seed, {})) == 2:
+            rows.append((seed, row_values(ev), by_seed[seed][0.25], by_seed[seed][0.75]))
+    if not rows:
+        return
+    print("  matched-steps control (secondary): (0.25, 4) continued to the (0.75, 4) run's step")
+    print("  | seed | G_0: (0.25, 4) at criterion / control / (0.75, 4) | class probe 4000: same "
+          "three | control - (0.75, 4): G_0, probe |")  # fmt: skip
+    for seed, control, low, high in rows:
+        print(f"  | {seed} | {low['G0']:.3f} / {control['G0']:.3f} / {high['G0']:.3f} | "
+              f"{low['probe4000_trained']:.3f} / {control['probe4000_trained']:.3f} / "
+              f"{high['probe4000_trained']:.3f} | {control['G0'] - high['G0']:+.3f}, "
+              f"{control['probe4000_trained'] - high['probe4000_trained']:+.3f} |")  # fmt: skip
+    if len(rows) >= 2:
+        g = [c["G0"] - h["G0"] for _, c, _, h in rows]
+        p = [c["probe4000_trained"] - h["probe4000_trained"] for _, c, _, h in rows]
+        print(f"  mean paired difference (control - (0.75, 4)), 95 % t interval over "
+              f"{len(rows)} seeds: G_0 {fmt(g)}, class probe {fmt(p)}")  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", type=Path, default=ROOT / "runs" / "ratio_study.db")
@@ -177,12 +207,7 @@ def main() -> int:
         if seeds < PLANNED_SEEDS:  # no verdict before every planned seed is in
             verdict = f"interim, {seeds} of {PLANNED_SEEDS} seeds read: no verdict yet"
         print(f"  G_0(0.75) - G_0(0.25) = {diff:+.3f} [{lo:+.3f}, {hi:+.3f}]: {verdict}")
-    done = sorted(args.controls.glob("*/train/CONTROL_DONE"))
-    controls = [readouts(p.parent.parent) for p in done]
-    controls = [row_values(ev)["G0"] for ev in controls if ev is not None]
-    if controls:
-        print(f"  matched-steps control, (0.25, 4) at the (0.75, 4) step count: G_0 "
-              f"{fmt(controls)} ({len(controls)} seed(s))")  # fmt: skip
+    print_controls(args.controls, cells)
 
     if len(trained) < 4:
         print(f"\nH2, H3: untestable ({len(trained)} trained cells; 4 are needed)")
