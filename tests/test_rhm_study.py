@@ -110,7 +110,7 @@ def test_a_two_cell_rhm32_sweep_measures_symbols_and_reports_them(tmp_path, caps
     assert rows[8]["symbols.d_c_bits"] == 2.0 and rows[8]["symbols.p_in_S.level_2"] == 0.0
     assert rows[4]["symbols.d_c_bits"] > 2.0
     for run in runs:
-        saved = json.loads(Path(run.artefacts["symbols_json"]).read_text())
+        saved = json.loads(Path(run.artefacts["eval_json"]).read_text())["symbols"]
         assert saved["pool"] == "mean" and saved["test"] == 60 and saved["train"] == 120
         assert set(saved["full_image"]["trained"]) == {"mean"}  # only the readout reported
         assert math.isclose(saved["full_image"]["trained"]["mean"]["probe"]["0"],

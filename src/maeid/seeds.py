@@ -12,10 +12,15 @@ fixed per stream, so that
 - an image folder's **folder_split** into a test part and a readout part is, like the
   test split, a property of the data (base: `data.seed`).
 
-Both offsets are apart from the training stream, which never draws a plain integer seed
+The offsets are apart from the training stream, which never draws a plain integer seed
 (`maeid.data.fresh` seeds each step with a `SeedSequence` of the seed, a tag and the
-step). The offsets are the ones the stored studies' readouts were drawn with, so their
-numbers reproduce; a `SeedSequence` spawn per name would redraw every split.
+step). `test` and `probe_train` are the offsets `maeid evaluate` has always used, so
+readouts taken with it (the ratio study's) reproduce; sweeps drew their synthetic splits
+with `data.seed + 1_000_003` (test) and `+ 2_000_003` (probes) until both front-ends
+became one, so a database made before holds `identifiability.*`, `symbols.*`,
+`information.*` and `class_probe.*` numbers that a new run of the same point redraws.
+Fashion-MNIST's splits are fixed files; the subsets an evaluation reads from them are
+drawn with the evaluation seed, as they always were.
 """
 
 from __future__ import annotations

@@ -109,7 +109,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="seed of masks, probe splits and initialisations, t-SNE and the untrained floor; "
         "default: the checkpoint's run.seed, so the floor is the run's own starting point, "
-        "as in a sweep (the test split follows the data's seed)",
+        "as in a sweep (a synthetic test split follows the data's seed; the Fashion-MNIST "
+        "subsets follow this seed)",
     )
     add_threads_argument(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -183,7 +184,13 @@ def option_values(items: list[str]) -> dict[str, dict[str, Any]]:
             raise ValueError(
                 f"--option {item!r}: write MEASURE.NAME=VALUE, e.g. class_probe.hidden=128"
             )
-        out.setdefault(measure.strip(), {})[name.strip()] = yaml.safe_load(text)
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            reason = str(getattr(err, "problem", "") or err).strip()
+            raise ValueError(f"--option {item!r}: the value is not YAML ({reason}); e.g. "
+                             "class_probe.budgets=[1000,4000]") from None  # fmt: skip
+        out.setdefault(measure.strip(), {})[name.strip()] = value
     return out
 
 

@@ -18,7 +18,8 @@ MODULES = (
     "masked_loss",
     "information",
     "class_probe",
-    "texture",
+    "shape_bias",
+    "rendition",
 )
 
 for _module in MODULES:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -37,8 +38,6 @@ class DataKind:
 
 def labelled_source(source: str) -> bool:
     """Fashion-MNIST, by name or as a folder of its IDX files."""
-    from pathlib import Path
-
     return source == "fashion_mnist" or any(Path(source).glob("t10k-images*"))
 
 
@@ -47,8 +46,6 @@ def describe_source(source: str, trained_on: DataKind | None = None) -> DataKind
     (labelled), synthetic (the checkpoint's own model: `trained_on`), a .npz of
     `maeid synth` (latents; rhm32 if written from it, known once loaded), or a folder of
     images (labelled when its images sit in class subfolders)."""
-    from pathlib import Path
-
     if labelled_source(source):
         return DataKind("fashion_mnist", labelled=True)
     if Path(source).is_dir():
@@ -82,4 +79,7 @@ def trained_kind(data: dict[str, Any]) -> DataKind:
         return DataKind(model, latents=True, rhm=is_rhm(model))
     if source == "fashion_mnist":
         return DataKind("fashion_mnist", labelled=True)
+    folder = data.get("data_dir")
+    if source == "image_folder" and folder and Path(str(folder)).is_dir():
+        return describe_source(str(folder))  # labelled when it has class subfolders
     return DataKind(source or "unknown data")

@@ -24,10 +24,10 @@ class MetricKey:
     part: str | None = None
 
     def __post_init__(self) -> None:
-        last = self.name if self.part is None else self.part
-        for field in (self.namespace, self.name, self.part):
+        fields = [f for f in (self.namespace, self.name, self.part) if f is not None]
+        for i, field in enumerate(fields):
             # only the last field may hold a '.' (a rendition's `redraw_0.25`)
-            if field is not None and (not field or ("." in field and field is not last)):
+            if not field or ("." in field and i < len(fields) - 1):
                 raise ValueError(f"metric key field {field!r}: must be non-empty, without '.'")
 
     def __str__(self) -> str:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from maeid.measures.context import EvalContext
 from maeid.measures.keys import MetricKey
+from maeid.measures.labelled import LabelledOptions
 from maeid.measures.options import option
-from maeid.measures.probe import LabelledOptions
 from maeid.measures.registry import Measure, Needs, Outcome, register
 
 

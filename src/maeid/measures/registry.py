@@ -81,10 +81,6 @@ def get_measure(name: str) -> Measure:
     return _REGISTRY[canonical]
 
 
-def canonical_name(name: str) -> str:
-    return get_measure(name).name
-
-
 def declared_by(key: MetricKey) -> str | None:
     """The measure that declares `key`, or None."""
     for name, measure in _REGISTRY.items():

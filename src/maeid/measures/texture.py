@@ -1,7 +1,5 @@
-"""`shape_bias` and `rendition` (rhm32): cue-conflict shape bias of a linear class probe
-and of the class read through the rules, and accuracy under shifted patch dictionaries,
-beside the untrained encoder, the pixels and the ideal observer
-(`maeid.evaluate.texture_measures`)."""
+"""What the texture measures (`shape_bias`, `rendition`, rhm32) share: their options, the
+inputs of `maeid.evaluate.texture_measures` and the console line."""
 
 from __future__ import annotations
 
@@ -9,9 +7,8 @@ from dataclasses import dataclass
 
 from maeid.evaluate.symbols import POOLS
 from maeid.measures.context import EvalContext
-from maeid.measures.keys import MetricKey
 from maeid.measures.options import Options, option
-from maeid.measures.registry import Measure, Needs, Outcome, register
+from maeid.measures.registry import Measure, Needs, Outcome
 
 
 @dataclass(frozen=True)
@@ -24,12 +21,9 @@ class TextureOptions(Options):
     probe_epochs: int = option(30, "epochs of each linear probe", minimum=1, flag="probe_epochs")
 
 
-@dataclass(frozen=True)
-class ShapeBiasOptions(TextureOptions):
-    untrained_baseline: bool = option(True, "also measure the encoder at initialisation")
+class TextureMeasure(Measure):
+    """Base of the texture measures."""
 
-
-class _Texture(Measure):
     needs = Needs.RHM
 
     def summary(self, outcome: Outcome, opts: TextureOptions) -> list[str]:
@@ -50,30 +44,3 @@ class _Texture(Measure):
             "seed": ctx.seed,
             "probe_epochs": opts.probe_epochs,
         }
-
-
-@register
-class ShapeBias(_Texture):
-    name = "shape_bias"
-    Options = ShapeBiasOptions
-    keys = (MetricKey("shape_bias", "*"),)
-
-    def run(self, ctx: EvalContext, opts: ShapeBiasOptions) -> Outcome:
-        from maeid.evaluate.texture_measures import shape_bias_metrics
-
-        untrained = ctx.untrained() if opts.untrained_baseline else None
-        result = shape_bias_metrics(untrained=untrained, **self._inputs(ctx, opts))
-        return Outcome({MetricKey(self.name, k): float(v) for k, v in result.items()}, result)
-
-
-@register
-class Rendition(_Texture):
-    name = "rendition"
-    Options = TextureOptions
-    keys = (MetricKey("rendition", "*"),)
-
-    def run(self, ctx: EvalContext, opts: TextureOptions) -> Outcome:
-        from maeid.evaluate.texture_measures import rendition_metrics
-
-        result = rendition_metrics(**self._inputs(ctx, opts))
-        return Outcome({MetricKey(self.name, k): float(v) for k, v in result.items()}, result)

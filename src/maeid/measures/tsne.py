@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from maeid.measures.context import EvalContext
-from maeid.measures.probe import LabelledOptions
+from maeid.measures.labelled import LabelledOptions
 from maeid.measures.registry import Measure, Needs, Outcome, register
 
 
