@@ -153,10 +153,9 @@ def dry_run_text(config) -> str:
     from maeid.train.cost import estimate_training_cost
 
     cost = estimate_training_cost(config)
-    notes = [
-        "data.mean and data.std [] are the data's own, resolved when training starts",
-        *cost.lines(),
-    ]
+    notes = [*cost.lines()]
+    if not config.data.mean or not config.data.std:
+        notes.insert(0, "data.mean and data.std [] are the data's own, resolved at the start")
     return (
         to_yaml(config)
         + "# estimate (nothing was written):\n"

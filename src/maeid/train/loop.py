@@ -1,4 +1,5 @@
-"""Pre-train a masked autoencoder: the whole loop, readable in one sitting.
+"""Pre-train a masked autoencoder: the entry point that builds, restores and runs the loop
+(the steps in `maeid.train.steps`, resuming in `restore`, the checkpoint in `state`).
 
 One process (CPU or one GPU):
 
