@@ -237,7 +237,10 @@ def advise(
         spec, ratios, units, num_masks, seed, patch_size, progress, num_threads=num_threads
     )
     if information or rank_by == "information":
-        valued = profile_information(model, profile, num_images, progress=progress)
+        from maeid.threads import torch_threads
+
+        with torch_threads(num_threads):  # the slow part: belief propagation per image
+            valued = profile_information(model, profile, num_images, progress=progress)
     return rank_cells(profile, target_level, valued, rank_by)
 
 
