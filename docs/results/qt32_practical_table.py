@@ -1,4 +1,4 @@
-"""The README's practical-regime table: trained qt32 runs, per unit and latent level,
+"""The practical-regime table of docs/results/regimes.md: trained qt32 runs, per unit and latent level,
 mean ± 95 % half-width over seeds (Student t).
 
     python docs/results/qt32_practical_table.py RUN_DIR [RUN_DIR ...]
