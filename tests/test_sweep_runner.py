@@ -288,3 +288,41 @@ def test_a_narrowed_copy_of_a_spec_runs_only_its_own_points(stub_env, workers):
                       (0.5, 1): "pending"}  # fmt: skip
     assert run_sweep(wide, db_path, progress=False).ran["done"] == 3  # the rest, once each
     finished_once_each(db_path, stub_env / "runs", 4)
+
+
+def test_a_failing_heartbeat_warns_once_and_keeps_beating(monkeypatch, capsys):
+    """A transient database error (seen: `disk I/O error` while another sweep process on
+    the same database exited) must not end the heartbeat thread: the claim would then look
+    stale and the run's own result could not be recorded."""
+    import sqlite3
+    import time
+    from types import SimpleNamespace
+
+    from maeid.experiments import runner
+
+    beats = []
+
+    class FlakyDB:
+        def __init__(self, path):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def heartbeat(self, claim):
+            beats.append(time.monotonic())
+            if len(beats) <= 2:
+                raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(runner, "ResultsDB", FlakyDB)
+    claim = SimpleNamespace(run=SimpleNamespace(id=7))
+    with runner._Heartbeat("unused.db", claim, every_s=0.01):
+        deadline = time.monotonic() + 5
+        while len(beats) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert len(beats) >= 5  # it kept beating after two failures
+    err = capsys.readouterr().err
+    assert err.count("heartbeat of run 7 failed (disk I/O error)") == 1

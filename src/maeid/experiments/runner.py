@@ -26,6 +26,7 @@ import importlib
 import json
 import multiprocessing as mp
 import os
+import sqlite3
 import sys
 import threading
 import time
@@ -370,8 +371,19 @@ class _Heartbeat:
     def _beat(self) -> None:
         # Its own connection: sqlite3 connections belong to the thread that opened them.
         with ResultsDB(self._db_path) as db:
+            warned = False
             while not self._stop.wait(self._every_s):
-                db.heartbeat(self._claim)
+                try:
+                    db.heartbeat(self._claim)
+                except sqlite3.Error as err:  # keep beating: a missed beat is not a lost run
+                    if not warned:
+                        run = self._claim.run.id
+                        print(
+                            f"maeid sweep: a heartbeat of run {run} failed ({err}); "
+                            f"retrying every {self._every_s:g} s",
+                            file=sys.stderr,
+                        )
+                        warned = True
 
     def __enter__(self) -> _Heartbeat:
         self._thread.start()
