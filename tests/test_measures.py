@@ -37,7 +37,7 @@ QT_MEASURES = {"identifiability": {"samples": 60, "landmarks": 20, "max_train": 
 FM_MEASURES = {
     "probe": {"max_train": 200, "max_test": 60, "probe_epochs": 2},
     "knn": {"max_train": 200, "max_test": 60},
-    "tsne": {"max_train": 200, "max_test": 60},
+    "tsne": {"max_test": 60},
     "robustness": {"max_train": 200, "max_test": 60, "probe_epochs": 2, "robust_images": 20},
 }
 

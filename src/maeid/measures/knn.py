@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 from maeid.measures.context import EvalContext
 from maeid.measures.keys import MetricKey
-from maeid.measures.labelled import LabelledOptions
+from maeid.measures.labelled import FeatureOptions
 from maeid.measures.options import option
 from maeid.measures.registry import Measure, Needs, Outcome, register
 
 
 @dataclass(frozen=True)
-class KnnOptions(LabelledOptions):
+class KnnOptions(FeatureOptions):
+    max_train: int = option(10000, "training images in the bank", minimum=1, flag="max_train")
     k: int = option(20, "neighbours that vote", minimum=1)
 
 

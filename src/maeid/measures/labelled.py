@@ -12,8 +12,8 @@ from maeid.measures.options import Options, option
 
 
 @dataclass(frozen=True)
-class LabelledOptions(Options):
-    """The features and splits shared by the labelled-data measures."""
+class FeatureOptions(Options):
+    """The features and test split every labelled-data measure reads."""
 
     pool: str = option(
         "cls",
@@ -21,16 +21,20 @@ class LabelledOptions(Options):
         choices=POOLS,
         flag="pool",
     )
-    max_train: int = option(
-        10000, "training images for the probe or kNN", minimum=1, flag="max_train"
-    )
     max_test: int = option(2000, "test images", minimum=1, flag="max_test")
-    probe_epochs: int = option(30, "epochs of the linear probe", minimum=1, flag="probe_epochs")
     data: str | None = option(
         None,
         "data to read (fashion_mnist, a folder of its IDX files, or an image folder with "
         "class subfolders); default: the evaluation's",
     )
+
+
+@dataclass(frozen=True)
+class LabelledOptions(FeatureOptions):
+    """The linear probe's: the features, its training images and epochs."""
+
+    max_train: int = option(10000, "training images of the probe", minimum=1, flag="max_train")
+    probe_epochs: int = option(30, "epochs of the linear probe", minimum=1, flag="probe_epochs")
 
 
 def linear_probe(ctx: EvalContext, opts: LabelledOptions) -> tuple[dict[str, Any], Any]:

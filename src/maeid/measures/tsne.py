@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from maeid.measures.context import EvalContext
-from maeid.measures.labelled import LabelledOptions
+from maeid.measures.labelled import FeatureOptions
 from maeid.measures.registry import Measure, Needs, Outcome, register
 
 
 @register
 class Tsne(Measure):
     name = "tsne"
-    Options = LabelledOptions
+    Options = FeatureOptions
     needs = Needs.LABELS
     default_for = frozenset({"labels"})
 
-    def run(self, ctx: EvalContext, opts: LabelledOptions) -> Outcome:
+    def run(self, ctx: EvalContext, opts: FeatureOptions) -> Outcome:
         from maeid.evaluate.tsne import plot_tsne, tsne_embedding
 
         test = ctx.test(opts.data, opts.max_test)
@@ -25,5 +25,5 @@ class Tsne(Measure):
         path = plot_tsne(emb, labels, ctx.out / "tsne.png", test.class_names, title)
         return Outcome(figures={"tsne": str(path)})
 
-    def summary(self, outcome: Outcome, opts: LabelledOptions) -> list[str]:
+    def summary(self, outcome: Outcome, opts: FeatureOptions) -> list[str]:
         return [f"  t-SNE map: {outcome.figures.get('tsne', '')}"] if outcome.figures else []
