@@ -326,3 +326,29 @@ def test_a_failing_heartbeat_warns_once_and_keeps_beating(monkeypatch, capsys):
     assert len(beats) >= 5  # it kept beating after two failures
     err = capsys.readouterr().err
     assert err.count("heartbeat of run 7 failed (disk I/O error)") == 1
+
+
+def test_sigterm_ends_a_sweep_with_workers_as_ctrl_c_does(stub_env):
+    """`kill PID` on the sweep reaches only the parent: its workers must still hand their
+    runs back and end, not train on as orphans after it has gone."""
+    spec_path = write_spec(stub_env / "s.yaml", 400, [0.25, 0.5])
+    db_path, out = stub_env / "r.db", stub_env / "runs"
+    driver = stub_env / "pool_driver.py"  # spawned workers re-import the main module
+    driver.write_text("if __name__ == '__main__':\n" + "".join(
+        f"    {line}\n" for line in DRIVER.strip().splitlines()))  # fmt: skip
+    cmd = [sys.executable, str(driver), str(spec_path), str(db_path), "2"]
+    env = {**os.environ, "STUB_STEP_S": "0.05"}
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len([e for e in events(out) if e["event"] == "start"]) < 2:
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail("the two workers never started")
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)  # the parent only, as `kill PID` does
+    proc.wait(timeout=60)
+    steps = {p: p.read_text() for p in out.glob("*/state.json")}
+    time.sleep(0.5)  # an orphan would still be stepping
+    assert {p: p.read_text() for p in out.glob("*/state.json")} == steps
+    with ResultsDB(db_path) as db:
+        assert db.counts() == {"pending": 2, "running": 0, "done": 0, "failed": 0}

@@ -22,16 +22,18 @@ Crash safety, in order of events for one run:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import multiprocessing as mp
 import os
+import signal
 import sqlite3
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -304,17 +306,9 @@ def _work_in_processes(
     start = db.counts(sweep, only)
     for p in procs:
         p.start()
-    shown = None
     try:
-        while any(p.is_alive() for p in procs):
-            time.sleep(1.0)
-            counts = db.counts(sweep, only)
-            running = [r for r in db.runs(sweep, status="running") if r.config_hash in only]
-            status = (counts["done"], " | ".join(_step_progress(r) for r in running))
-            if status != shown:  # redraw on news only: logs stay readable off a terminal
-                bar.n, shown = status[0], status
-                bar.set_postfix_str(status[1], refresh=False)
-                bar.refresh()
+        with _term_as_interrupt(procs):
+            _watch(db, sweep, only, procs, bar)
     finally:
         for p in procs:
             p.join()
@@ -324,6 +318,42 @@ def _work_in_processes(
         "failed": end["failed"] - start["failed"],
         "lost": 0,
     }
+
+
+def _watch(db, sweep, only, procs, bar) -> None:
+    """Until every worker has ended, redraw the sweep bar with the runs' step progress."""
+    shown = None
+    while any(p.is_alive() for p in procs):
+        time.sleep(1.0)
+        counts = db.counts(sweep, only)
+        running = [r for r in db.runs(sweep, status="running") if r.config_hash in only]
+        status = (counts["done"], " | ".join(_step_progress(r) for r in running))
+        if status != shown:  # redraw on news only: logs stay readable off a terminal
+            bar.n, shown = status[0], status
+            bar.set_postfix_str(status[1], refresh=False)
+            bar.refresh()
+
+
+@contextlib.contextmanager
+def _term_as_interrupt(procs) -> Iterator[None]:
+    """SIGTERM to the sweep (`kill PID`, a scheduler's preemption) ends it as Ctrl-C does:
+    the workers get SIGINT, hand their runs back and end, instead of training on as
+    orphans after the parent has gone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum, frame):
+        for p in procs:
+            if p.is_alive():
+                os.kill(p.pid, signal.SIGINT)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _worker(*args: Any, **kwargs: Any) -> None:
