@@ -130,8 +130,10 @@ class EvalContext:
         if source == "synthetic":
             seed = stream_seed("test", data_seed=int(cfg.data.seed), evaluation_seed=self.seed)
             synth = load_synthetic(cfg.data.model, n, seed, cfg.data.model_seed, mean, std)
-        else:
-            synth = load_synthetic(source, None, mean=mean, std=std)
+        else:  # a file: read once, whatever sizes the measures (and `kind`) ask of it
+            synth = self._cached(
+                ("file", source), lambda: load_synthetic(source, None, mean=mean, std=std)
+            )
         n = min(n, len(synth.images))
         images = synth.images.batch(torch.arange(n))
         self._check_shape(images)
