@@ -41,6 +41,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", type=Path, default=ROOT / "runs" / "ratio_study.db")
     parser.add_argument("--controls", type=Path, default=ROOT / "runs" / "ratio_study_controls")
+    parser.add_argument("--arms", type=Path, default=ROOT / "runs" / "ratio_study_arms")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     from maeid.experiments.results_db import ResultsDB
@@ -54,6 +55,8 @@ def main() -> int:
         read(Path(run.run_dir) / "train", args.threads)
     for control in sorted(args.controls.glob("*/train/CONTROL_DONE")):
         read(control.parent, args.threads)
+    for arm_run in sorted(args.arms.glob("*/*/train/ARM_DONE")):
+        read(arm_run.parent, args.threads)
     return 0
 
 
