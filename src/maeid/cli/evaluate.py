@@ -137,7 +137,14 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_out(loaded)
     check_output_dir(out, "--out" if args.out else "the default --out")  # before hours of work
     ctx = EvalContext(
-        model, cfg, out, source=args.data, seed=args.seed, progress=not args.no_progress
+        model,
+        cfg,
+        out,
+        source=args.data,
+        seed=args.seed,
+        progress=not args.no_progress,
+        model_path=loaded.path,
+        origin=loaded.origin,
     )
     names = [m.strip() for m in args.measure.split(",") if m.strip()] if args.measure else None
     names = names or default_measures(ctx.kind())

@@ -133,8 +133,10 @@ def plot_cls_attention(
     return save_figure(fig, path)
 
 
-def plot_attention_distance(distances: list[list[float]], path: str | Path) -> Path:
-    """Mean attention distance of every head against its layer."""
+def plot_attention_distance(
+    distances: list[list[float]], path: str | Path, title: str = ""
+) -> Path:
+    """Mean attention distance of every head against its layer (`title`: none by default)."""
     fig, ax = plt.subplots(figsize=(4.5, 3.5))
     for layer, heads in enumerate(distances):
         ax.scatter([layer] * len(heads), heads, color="tab:blue", s=14)
@@ -147,5 +149,7 @@ def plot_attention_distance(distances: list[list[float]], path: str | Path) -> P
     ax.set_xlabel("encoder layer")
     ax.set_ylabel("mean attention distance (pixels)")
     ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path)

@@ -25,7 +25,8 @@ def run_evaluations(
     """Run the requested measures on the trained `model`: (nested metrics, artefacts)."""
     if not requested:
         return {}, {}
-    ctx = EvalContext(model, cfg, Path(run_dir) / "eval")
+    # the model trained into run_dir/train (`maeid.experiments.pipeline`): figures name it
+    ctx = EvalContext(model, cfg, Path(run_dir) / "eval", model_path=Path(run_dir) / "train")
     evaluation = run_measures(ctx, requested)
     artefacts = {"eval_json": str(ctx.out / "eval.json"), **evaluation.figures}
     return evaluation.nested(), artefacts

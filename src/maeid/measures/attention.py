@@ -49,12 +49,16 @@ class Attention(Measure):
         dist = mean_attention_distance(ctx.model, imgs)
         maps = cls_attention_maps(ctx.model, imgs)
         shown = denormalize(imgs[:8].float(), test.mean, test.std).numpy()
+        cls_title = ctx.figure_title("last-layer [CLS] attention, mean over heads")
+        distance_title = ctx.figure_title("mean attention distance per head")
         figures = {
             "attention": str(
-                plot_cls_attention(shown, maps[:8].numpy(), ctx.out / "cls_attention.png")
+                plot_cls_attention(
+                    shown, maps[:8].numpy(), ctx.out / "cls_attention.png", cls_title
+                )
             ),
             "attention_distance": str(
-                plot_attention_distance(dist, ctx.out / "attention_distance.png")
+                plot_attention_distance(dist, ctx.out / "attention_distance.png", distance_title)
             ),
         }
         details = {

@@ -39,8 +39,10 @@ class Split:
 
 class EvalContext:
     """The model under evaluation, its training config, where figures go, the evaluation
-    seed (default: the run's `run.seed`, so the floor is the run's own initialisation) and
-    the data source (default: the one the model trained on)."""
+    seed (default: the run's `run.seed`, so the floor is the run's own initialisation),
+    the data source (default: the one the model trained on) and where the model was read
+    from (`model_path`, with `maeid.train.load_any`'s `origin`), which names it in the
+    figures' titles."""
 
     def __init__(
         self,
@@ -51,8 +53,11 @@ class EvalContext:
         source: str | None = None,
         seed: int | None = None,
         progress: bool = False,
+        model_path: str | Path | None = None,
+        origin: str = "run",
     ) -> None:
         self.model, self.cfg, self.out = model.eval(), cfg, Path(out_dir)
+        self.model_path, self.origin = model_path, origin
         self.seed = int(cfg.run.seed if seed is None else seed)
         self.source = source or str(cfg.data.source)
         if self.source == "image_folder" and cfg.data.data_dir:  # the run's own folder
@@ -60,6 +65,21 @@ class EvalContext:
         self.progress = progress
         self.ratio = float(cfg.mask.ratio)
         self._cache: dict[tuple, Any] = {}
+
+    # --------------------------------------------------------------- what the model is
+    @property
+    def run_label(self) -> str:
+        """The model's run and whether it is trained (`maeid.train.run_label`), e.g.
+        "98cad4d6a5dbe78b · trained (excess 0.21)"; "" when `model_path` is not given."""
+        if self.model_path is None:
+            return ""
+        from maeid.train.run_label import model_label
+
+        return self._cached(("run_label",), lambda: model_label(self.model_path, self.origin))
+
+    def figure_title(self, title: str) -> str:
+        """`title` under the run label, so that a figure seen alone names its model."""
+        return "\n".join(line for line in (self.run_label, title) if line)
 
     # ------------------------------------------------------------------ what the data is
     def kind(self, source: str | None = None) -> DataKind:

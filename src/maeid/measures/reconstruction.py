@@ -46,7 +46,7 @@ class Reconstruction(Measure):
         quality["masked"]["mean_predictor_mse"] = mean_predictor_mse(imgs, test.std)
         panels, _ = reconstruction_panels(model, imgs[:8], ctx.ratio, ctx.seed)
         path = ctx.out / "reconstructions.png"
-        title = f"{test.name}, mask ratio {ctx.ratio}, unit {model.mask_unit}px"
+        title = ctx.figure_title(f"{test.name}, mask ratio {ctx.ratio}, unit {model.mask_unit}px")
         plt.close(
             save_reconstruction_grid(panels, path, test.mean, test.std, title, model.norm_pix_loss)
         )

@@ -21,7 +21,7 @@ class Tsne(Measure):
         emb, labels = tsne_embedding(
             ctx.features(test, opts.pool).numpy(), test.labels.numpy(), seed=ctx.seed
         )
-        title = f"t-SNE of {opts.pool} features, {test.name} test"
+        title = ctx.figure_title(f"t-SNE of {opts.pool} features, {test.name} test")
         path = plot_tsne(emb, labels, ctx.out / "tsne.png", test.class_names, title)
         return Outcome(figures={"tsne": str(path)})
 

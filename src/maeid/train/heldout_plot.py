@@ -2,7 +2,8 @@
 
 `maeid train` writes it as `heldout.png` at the end of a run whose metrics carry the
 held-out measure (`maeid.train.quality`); `plot_heldout(RUN/metrics.jsonl, PNG)` redraws
-it for any run.
+it for any run. Its title opens with the run's name and whether the final model is
+trained (`maeid.train.run_label`), so the figure names its run wherever it is shown.
 """
 
 from __future__ import annotations
@@ -12,11 +13,16 @@ from pathlib import Path
 
 from maeid.figures import plt, save_figure
 from maeid.train.quality import TRAINED_EXCESS
+from maeid.train.run_label import run_name, training_label
 
 
-def plot_heldout(metrics_path: str | Path, path: str | Path, title: str = "") -> Path | None:
+def plot_heldout(
+    metrics_path: str | Path, path: str | Path, title: str = "", name: str | None = None
+) -> Path | None:
     """Held-out masked loss per step beside its Bayes loss, plateau and the 'trained'
-    threshold; None when the log holds no held-out measure."""
+    threshold; None when the log holds no held-out measure. The title (default: the
+    final excess) goes under the run's label; `name` defaults to the run folder that
+    holds the log."""
     entries = [json.loads(line) for line in Path(metrics_path).read_text().splitlines() if line]
     points = [e for e in entries if "heldout_loss" in e]
     if not points:
@@ -38,6 +44,8 @@ def plot_heldout(metrics_path: str | Path, path: str | Path, title: str = "") ->
     ax.set_xlabel("step")
     ax.set_ylabel("masked MSE (standardised pixels)")
     final = points[-1]["normalised_excess"]
-    ax.set_title(title or f"normalised excess at step {steps[-1]}: {final:.3f}", fontsize=9)
+    label = training_label(run_name(Path(metrics_path).parent) if name is None else name, final)
+    detail = title or f"normalised excess at step {steps[-1]}: {final:.3f}"
+    ax.set_title(f"{label}\n{detail}", fontsize=9)
     ax.legend(fontsize=7)
     return save_figure(fig, path)
