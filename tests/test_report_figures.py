@@ -98,7 +98,7 @@ def test_a_synthetic_sweeps_own_report_has_the_theory_and_promises_no_tsne(tmp_p
     table = text.split("## The theory")[1].split("```")[1]
     cells = [line.split()[:2] for line in table.strip().splitlines()[2:]]
     assert cells == [["0.5", "4"], ["0.5", "16"], ["0.75", "4"], ["0.75", "16"]]
-    assert "## Per run: attention maps\n" in text and "t-SNE" not in text
+    assert "## Per run: [CLS] attention maps\n" in text and "t-SNE" not in text
 
 
 def test_a_missing_model_file_does_not_sink_the_report(tmp_path):

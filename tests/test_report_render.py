@@ -84,7 +84,7 @@ def test_report_from_a_real_image_sweep(tmp_path):
     text = report.path.read_text()
     assert "ImageNet-1K, ViT-B" in text and "No identifiability results" in text
     # Per-run images are copied beside the report, so the folder stands on its own.
-    assert "![attention](runs/1_attention.png)" in text
+    assert "![CLS attention maps](runs/1_attention.png)" in text
     assert (tmp_path / "out" / "runs" / "1_attention.png").is_file()
     # The headline of a real-image sweep is its accuracy table, one line per cell.
     lines = report.headline.splitlines()
