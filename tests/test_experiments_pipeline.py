@@ -65,7 +65,7 @@ def test_a_tiny_sweep_trains_measures_and_reports(tmp_path):
     report = build_report(tmp_path / "r.db", tmp_path / "report")
     text = report.path.read_text()
     assert "r2_heatmaps.png" in text and "reconstruction_vs_ratio.png" not in text  # 1 ratio
-    assert text.count("![attention]") == 2
+    assert text.count("![CLS attention maps]") == text.count("![held-out loss]") == 2
     assert "## The theory: which latents a mask makes the MAE recover (qt32)" in text
     assert len(report.headline.splitlines()) == 4
     assert "## Training quality: distance to the Bayes loss" in text
