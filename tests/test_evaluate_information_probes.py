@@ -99,6 +99,24 @@ def test_g_is_one_at_the_limit_zero_at_the_floor_and_undefined_without_a_gap():
         gap_share(bayes, floor[:10], bayes)
 
 
+def test_the_standard_error_of_g_matches_its_spread_over_test_sets():
+    """value_se, from one test set, predicts how much G moves between test sets."""
+    rng = np.random.default_rng(1)
+
+    def one_test_set(n: int = 400):
+        bayes = rng.random(n) * 0.2
+        floor = bayes + 0.6 + 0.3 * rng.standard_normal(n)
+        reader = bayes + 0.3 + 0.3 * rng.standard_normal(n)
+        return gap_share(reader, floor, bayes)
+
+    shares = [one_test_set() for _ in range(400)]
+    spread = np.std([s.value for s in shares], ddof=1)
+    mean_se = np.mean([s.value_se for s in shares])
+    assert abs(np.mean([s.value for s in shares]) - 0.5) < 0.01
+    assert 0.85 < mean_se / spread < 1.15
+    assert math.isnan(gap_share(bayes_zero := np.zeros(5), bayes_zero, bayes_zero).value_se)
+
+
 @pytest.fixture(scope="module")
 def noisy_tree():
     """A grammar whose pixels leave every level uncertain (sigma 1), its samples and BP."""

@@ -13,10 +13,12 @@ three imports, which were moved (`mae.export` read checkpoints through `train`;
 - `hlvm` (the data models) < `theory` (what they imply for masking) < `mae` (the
   network, whose masks come from `theory.masking`) and `data` (data sets, which sample
   `hlvm`), two independent parts < `train` (fits an `mae` on `data`, measured against
-  `theory`) < `evaluate` (reads trained models) < `measures` (the registry of named
+  `theory`) < `evaluate` (reads trained models) and `shipped` (the trained models that
+  ship with a checkout), independent < `measures` (the registry of named
   evaluations) and `formal` (the bottleneck regime: trains and evaluates), independent
   < `experiments` (sweeps of all of these, into a results database) < `report` (renders
-  that database) < `demo` (theory, a small sweep and its report, end to end) < `cli` <
+  that database) and `shipped_evidence` (the shipped models held against the theory),
+  independent < `demo` (theory, the shipped models, a live run and the report) < `cli` <
   `__main__`.
 
 Imports are read from the source with `ast`, never executed, so this runs without
@@ -41,10 +43,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("theory",),
     ("mae", "data"),
     ("train",),
-    ("evaluate",),
+    ("evaluate", "shipped"),
     ("measures", "formal"),
     ("experiments",),
-    ("report",),
+    ("report", "shipped_evidence"),
     ("demo",),
     ("cli",),
     ("__main__",),

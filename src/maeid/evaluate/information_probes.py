@@ -49,11 +49,14 @@ _LOG_TINY = -700.0  # log of a probability float64 rounds to 0
 @dataclass(frozen=True)
 class GapShare:
     """G of one reader at one level: `value` (NaN where the floor is not above the limit),
-    the floor-to-Bayes `gap` in nats and that gap in standard errors (`gap_se`)."""
+    the floor-to-Bayes `gap` in nats, that gap in standard errors (`gap_se`), and the
+    standard error of `value` over test images (`value_se`, the delta method for a ratio
+    of two means taken on the same images)."""
 
     value: float
     gap: float
     gap_se: float
+    value_se: float
 
 
 def gap_share(reader: np.ndarray, floor: np.ndarray, bayes: np.ndarray) -> GapShare:
@@ -69,7 +72,11 @@ def gap_share(reader: np.ndarray, floor: np.ndarray, bayes: np.ndarray) -> GapSh
     se = float(floor.std(ddof=1) / math.sqrt(len(floor)))  # the standard error of CE_floor
     gap_se = gap / se if se > 0 else (math.inf if gap > 0 else 0.0)
     value = (float(floor.mean()) - float(reader.mean())) / gap if gap > 0 else math.nan
-    return GapShare(value, gap, gap_se)
+    # G = mean(floor - reader) / mean(floor - bayes): per image, the residual of the
+    # numerator against G times the denominator carries the ratio's whole variance.
+    residual = (floor - reader) - value * (floor - bayes)
+    value_se = float(residual.std(ddof=1) / math.sqrt(len(floor))) / gap if gap > 0 else math.nan
+    return GapShare(value, gap, gap_se, value_se)
 
 
 def calibrated_log_posteriors(
@@ -123,7 +130,8 @@ def information_per_level(
     config: ProbeConfig | None = None, floor: str = FLOOR,
 ) -> dict[str, dict]:  # fmt: skip
     """Per level, each reader's probe cross-entropy (`ce`), H_Bayes (`bayes_ce`), the G of
-    every reader but the floor (`gain_share`) and the gap in standard errors (`gap_se`).
+    every reader but the floor (`gain_share`, its standard error over test images in
+    `gain_share_se`) and the gap in standard errors (`gap_se`).
 
     `readers` maps a name to (train features, test features); `bayes_loss` (N_test,
     levels + 1) is the exact posterior's per-image loss (`true_symbol_log_loss`, stacked).
@@ -145,14 +153,15 @@ def information_per_level(
         "ce": {name: _by_level(loss.mean(0)) for name, loss in losses.items()},
         "bayes_ce": _by_level(bayes_loss.mean(0)),
         "gain_share": {},
+        "gain_share_se": {},
         "gap_se": {},
     }
     base = losses[floor]
     for name, loss in losses.items():
         if name != floor:
-            out["gain_share"][name] = {
-                k: gap_share(loss[:, k], base[:, k], bayes_loss[:, k]).value for k in range(levels)
-            }
+            shares = [gap_share(loss[:, k], base[:, k], bayes_loss[:, k]) for k in range(levels)]
+            out["gain_share"][name] = {k: share.value for k, share in enumerate(shares)}
+            out["gain_share_se"][name] = {k: share.value_se for k, share in enumerate(shares)}
     out["gap_se"] = {k: gap_share(base[:, k], base[:, k], bayes_loss[:, k]).gap_se
                      for k in range(levels)}  # fmt: skip
     return out

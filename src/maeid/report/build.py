@@ -51,11 +51,13 @@ def build_report(
     sweep: str | None = None,
     extra_sections: Sequence[str] = (),
     with_theory: bool = True,
+    title: str = "maeid sweep report",
 ) -> Report:
     """Write `out_dir/report.md` and its figures from the database at `db_path`.
 
-    `extra_sections` (Markdown) go right after the header. `with_theory` adds the theory's
-    profile of a synthetic sweep's model over the sweep's cells (the demo brings its own).
+    `title` heads the page; `extra_sections` (Markdown) go right after the header.
+    `with_theory` adds the theory's profile of a synthetic sweep's model over the sweep's
+    cells (the demo brings its own).
     """
     db_path = Path(db_path)
     if db_path.is_dir():
@@ -76,7 +78,7 @@ def build_report(
     rendered = {name: get_section(name).render(page) for name in names}
     if not r2_levels(page.rows) and any(rendered[name] for name in OWN_MEASURES):
         rendered["identifiability"] = []
-    sections = [_header(db_path, sweeps), *extra_sections]
+    sections = [_header(title, db_path, sweeps), *extra_sections]
     sections += [part for name in names for part in rendered[name]]
     path = out / "report.md"
     write_text(path, "\n\n".join(sections).rstrip() + "\n")
@@ -107,10 +109,10 @@ def verdict(rows: Sequence[dict]) -> str:
     return "\n".join(filter(None, (get_section(name).verdict(rows) for name in VERDICTS)))
 
 
-def _header(db_path: Path, sweeps: list[str]) -> str:
+def _header(title: str, db_path: Path, sweeps: list[str]) -> str:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
-        "# maeid sweep report\n\n"
+        f"# {title}\n\n"
         f"Database `{db_path}`, sweep(s): {', '.join(sweeps) or 'none'}; written {now}.\n"
         "Values are means over seeds for each (masking ratio, masking unit) cell; units are "
         "in pixels."
