@@ -21,6 +21,7 @@ from maeid.train.quality import TRAINED_EXCESS
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = shipped_models(ROOT / "checkpoints")
+README = (ROOT / "checkpoints" / "README.md").read_text()
 
 
 def test_the_checkout_ships_rhm32_at_two_ratios_and_qt32_at_units_4_and_16():
@@ -41,6 +42,8 @@ def test_each_shipped_model_is_its_recipe_trained_and_intact(model):
     assert all(row["normalised_excess"] > TRAINED_EXCESS for row in curve[:-1])  # stopped at once
     for item in model.recipe["set"]:
         assert f"--set {item}" in model.recipe["command"]
+    digest = (model.folder / "SHA256SUMS").read_text().split()[0]
+    assert f"[`{model.name}`]" in README and f"`{digest[:16]}`" in README
     loaded = load_any(model.verified())
     assert loaded.origin == "run" and not loaded.model.training
     assert loaded.model.mask_unit == model.shipped_config().mask.unit
