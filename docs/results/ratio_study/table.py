@@ -156,6 +156,69 @@ def print_controls(folder: Path, cells: dict) -> None:
               f"{len(rows)} seeds: G_0 {fmt(g)}, class probe {fmt(p)}")  # fmt: skip
 
 
+def last_excess(train_dir: Path) -> tuple[int, float | None]:
+    """(last step, last held-out excess) from a run's metrics.jsonl."""
+    rows = [json.loads(x) for x in (train_dir / "metrics.jsonl").read_text().splitlines() if x]
+    measured = [r for r in rows if "normalised_excess" in r]
+    return rows[-1]["step"], (measured[-1]["normalised_excess"] if measured else None)
+
+
+def print_warm_arm(folder: Path) -> None:
+    """The warm-start arm (pre-registered for a cell not trained by its cap): per seed, the
+    warm run at the target cell and its matched control at (0.25, 4), each from the trained
+    (0.25, 4) weights. Reported on its own rows, never pooled with the cold-start cells."""
+    arms = sorted(p for p in folder.glob("u*_r*_s*") if p.is_dir())
+    if not arms:
+        return
+    print("\nWarm-start arm (secondary, own rows): from the trained (0.25, 4) weights of the "
+          "same seed, cap 6000 steps")  # fmt: skip
+    print("| cell | seed | run | steps | excess | met 0.25 | G_0 | G_1 | G_2 | G_3 | class probe "
+          "4000 |")  # fmt: skip
+    print("|---" * 11 + "|")
+    paired = []
+    for arm in arms:
+        unit, ratio, seed = arm.name[1:].replace("_r", " ").replace("_s", " ").split()
+        values = {}
+        for kind in ("warm", "control"):
+            train = arm / kind / "train"
+            if not (train / "metrics.jsonl").is_file():
+                continue
+            step, excess = last_excess(train)
+            done = (train / "ARM_DONE").is_file()
+            ev = readouts(arm / kind) if done else None
+            met = "yes" if excess is not None and excess <= 0.25 else "no"
+            if not done:
+                met = "running"
+            cell = f"({ratio}, {unit})" if kind == "warm" else "(0.25, 4)"
+            text = "- | - | - | - | -"
+            if ev is not None:
+                values[kind] = row_values(ev)
+                v = values[kind]
+                text = " | ".join([*(f"{v[f'G{k}']:.3f}" for k in LEVELS),
+                                   f"{v['probe4000_trained']:.3f}"])  # fmt: skip
+            shown = "-" if excess is None else f"{excess:.3f}"
+            print(f"| {cell} | {seed} | {kind} | {step} | {shown} | {met} | {text} |")
+        if len(values) == 2:
+            paired.append(values["warm"]["G0"] - values["control"]["G0"])
+    if len(paired) >= 2:
+        print(f"  warm - control, G_0, 95 % t interval over {len(paired)} seeds: {fmt(paired)}")
+
+
+def undecided_cells(runs) -> list[tuple[int, float]]:
+    """Cells whose trained/not-trained status or mean could still change: a cell with runs
+    still out, unless too few of its runs can still meet the criterion for it to count as
+    trained (2 seeds)."""
+    out = []
+    for cell in sorted({(r.mask_unit, r.mask_ratio) for r in runs}):
+        mine = [r for r in runs if (r.mask_unit, r.mask_ratio) == cell]
+        met = sum(bool((r.metrics or {}).get("train", {}).get("reached_target")) for r in mine
+                  if r.status == "done")  # fmt: skip
+        out_still = sum(r.status != "done" for r in mine)
+        if out_still and met + out_still >= 2:
+            out.append(cell)
+    return out
+
+
 def print_steps_confound(cells: dict, trained: dict, rng) -> None:
     """Exploratory (chosen after the runs): the training rule ties steps to the cell, so
     rho between a cell's mean G_0 and its mean steps to the criterion, by the same
@@ -175,6 +238,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", type=Path, default=ROOT / "runs" / "ratio_study.db")
     parser.add_argument("--controls", type=Path, default=ROOT / "runs" / "ratio_study_controls")
+    parser.add_argument("--arms", type=Path, default=ROOT / "runs" / "ratio_study_arms")
     args = parser.parse_args()
     from maeid.experiments.results_db import ResultsDB
 
@@ -224,13 +288,14 @@ def main() -> int:
             verdict = f"interim, {seeds} of {PLANNED_SEEDS} seeds read: no verdict yet"
         print(f"  G_0(0.75) - G_0(0.25) = {diff:+.3f} [{lo:+.3f}, {hi:+.3f}]: {verdict}")
     print_controls(args.controls, cells)
+    print_warm_arm(args.arms)
 
     if len(trained) < 4:
         print(f"\nH2, H3: untestable ({len(trained)} trained cells; 4 are needed)")
         return 0
     theory = theory_values(list(trained))
     rng = np.random.default_rng(0)
-    unfinished = sum(run.status != "done" for run in runs)
+    undecided = undecided_cells(runs)
     for name, level in (("H2", 0), ("H3", 1)):
         n = distinct([(theory[c][2 * level], theory[c][2 * level + 1]) for c in trained])
         if n < 3:
@@ -241,8 +306,9 @@ def main() -> int:
             list(trained), {c: v[f"G{level}"] for c, v in trained.items()}, values, rng
         )
         verdict = "agrees" if lo > 0 else "disagrees" if rho <= 0 else "untestable"
-        if unfinished:  # as for H1: no final verdict while planned runs are still out
-            verdict = f"interim ({unfinished} of {len(runs)} runs not finished): {verdict} so far"
+        if undecided:  # as for H1: no final verdict while a cell could still change
+            where = ", ".join(f"({r}, {u})" for u, r in undecided)
+            verdict = f"interim (cells {where} still open): {verdict} so far"
         print(f"\n{name}: Spearman rho(G_{level}, V_{level}) over {len(trained)} cells = "
               f"{rho:+.2f} [{lo:+.2f}, {hi:+.2f}]: {verdict}")  # fmt: skip
     print_steps_confound(cells, trained, rng)
