@@ -81,9 +81,16 @@ def main() -> int:
             continue
         start = Path(source.run_dir) / "train"
         arm = args.arms / f"u{unit}_r{ratio}_s{seed}"
-        common = [f"run.init_from={start}", f"run.steps={CAP}"]
+        common = [f"run.init_from={start}", f"run.steps={CAP}", "run.progress=false"]
         warm = arm / "warm" / "train"
-        train(Path(target.run_dir) / "train" / "config.yaml", warm, common, None, args.threads)
+        # The target cell's config as the sweep resolved it (its cold run may not have run).
+        target_config = arm / "target_config.yaml"
+        if not target_config.is_file():
+            from maeid.atomic import write_text
+            from maeid.train.config import from_dict, to_yaml
+
+            write_text(target_config, to_yaml(from_dict(target.config["train"])))
+        train(target_config, warm, common, None, args.threads)
         control = arm / "control" / "train"
         train(start / "config.yaml", control, [*common, "run.target_excess=null"],
               steps_taken(warm), args.threads)  # fmt: skip
