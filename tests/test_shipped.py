@@ -86,3 +86,20 @@ def test_write_shipped_refuses_a_run_without_a_held_out_measure(tmp_path):
     with pytest.raises(ValueError, match="no held-out measure"):
         write_shipped(tmp_path / "run", tmp_path / "ship", "configs/tiny.yaml", sets, "cmd")
     assert not (tmp_path / "ship").exists()
+
+
+def test_evaluate_writes_beside_a_shipped_model_and_into_a_runs_own_folder(tmp_path):
+    from types import SimpleNamespace
+
+    from maeid.cli.evaluate import default_out
+
+    shipped = SHIPPED[0].model_path
+    assert default_out(SimpleNamespace(path=shipped, origin="run")) == shipped.with_name(
+        "model-eval"
+    )
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text("{}")
+    last = run / "checkpoints" / "last.pt"
+    assert default_out(SimpleNamespace(path=last, origin="run")) == run / "eval"
+    assert default_out(SimpleNamespace(path=run, origin="run")) == run / "eval"

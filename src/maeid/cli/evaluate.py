@@ -161,10 +161,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def default_out(loaded) -> Path:
-    """RUN_DIR/eval for a run; MODEL-eval beside an imported model's file or folder."""
+    """RUN_DIR/eval for a run (its folder or its checkpoints/*.pt); MODEL-eval beside any
+    other model file or folder (an import, a shipped model.pt)."""
     path = loaded.path
-    if loaded.origin == "run":
-        return (path if path.is_dir() else path.parent.parent) / "eval"
+    if path.is_dir() and loaded.origin == "run":
+        return path / "eval"
+    run_dir = path.parent.parent
+    if (
+        loaded.origin == "run"
+        and path.parent.name == "checkpoints"
+        and (run_dir / "config.yaml").is_file()
+    ):
+        return run_dir / "eval"
     return path.with_name(f"{path.stem if path.is_file() else path.name}-eval")
 
 
