@@ -58,3 +58,32 @@ def test_refuses_norm_pix_loss():
     fake.norm_pix_loss = True
     with pytest.raises(ValueError, match="norm_pix_loss"):
         masked_loss_excess(fake, model, torch.zeros(2, 1, 16, 16), (0.0,), (1.0,), 0.5)
+
+
+def test_on_qt32_the_measure_matches_the_training_loops_held_out_check(tmp_path):
+    """A continuous model's excess uses the cell's exact limits, as training does: the
+    evaluated loss on fresh test images sits near the training log's held-out loss."""
+    import json
+    from pathlib import Path
+
+    from maeid.cli import main
+    from maeid.train.config import load_config
+    from maeid.train.loop import train
+    from maeid.train.quality import loss_limits
+
+    tiny = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+    sets = ["data.n_train=64", "optim.batch_size=32", "run.steps=30", "run.eval_every=30",
+            "run.eval_images=512", "run.recon_every=0", "run.progress=false"]  # fmt: skip
+    result = train(load_config(tiny, sets), tmp_path / "run")
+    assert main(["evaluate", str(tmp_path / "run"), "--measure", "masked_loss", "--max-test",
+                 "512", "--out", str(tmp_path / "ev"), "--no-progress"]) == 0  # fmt: skip
+    measured = json.loads((tmp_path / "ev" / "eval.json").read_text())["masked_loss"]
+    model = result.model
+    limits = loss_limits(load_model("qt32"), 0.75, model.mask_unit, model.patch_size, 0)
+    assert measured["bayes"] == pytest.approx(limits.bayes.value)
+    assert measured["plateau"] == pytest.approx(limits.plateau.value)
+    expected = (measured["loss"] - measured["bayes"]) / (measured["plateau"] - measured["bayes"])
+    assert measured["excess"] == pytest.approx(expected)
+    log = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    trained = [e["heldout_loss"] for e in log if "heldout_loss" in e][-1]
+    assert measured["loss"] == pytest.approx(trained, rel=0.05)  # other images, same model

@@ -1,6 +1,7 @@
-"""`masked_loss` (rhm32, plain pixel loss): the held-out masked loss beside its Bayes
-limit and its plateau, on masks from the training sampler, and the normalised excess
-(loss - Bayes) / (plateau - Bayes) (`maeid.evaluate.excess`)."""
+"""`masked_loss` (synthetic data, plain pixel loss): the held-out masked loss beside its
+Bayes limit and its plateau, on masks from the training sampler, and the normalised excess
+(loss - Bayes) / (plateau - Bayes) (`maeid.evaluate.excess`): per test image for rhm32
+(belief propagation), the masking cell's exact limits for a continuous model (qt32)."""
 
 from __future__ import annotations
 
@@ -24,17 +25,22 @@ class MaskedLossOptions(Options):
 class MaskedLoss(Measure):
     name = NS
     Options = MaskedLossOptions
-    needs = Needs.RHM
+    needs = Needs.LATENTS
     keys = tuple(MetricKey(NS, score) for score in SCORES)
     default_for = frozenset({"rhm"})
 
     def run(self, ctx: EvalContext, opts: MaskedLossOptions) -> Outcome:
-        from maeid.evaluate.excess import masked_loss_excess
+        from maeid.evaluate.excess import masked_loss_excess, masked_loss_excess_cell
+        from maeid.hlvm.random_hierarchy import is_rhm
 
         test = ctx.test(None, opts.samples)
-        result = masked_loss_excess(
-            ctx.model, test.source_model, test.images, test.mean, test.std, ctx.ratio, ctx.seed
-        )
+        if is_rhm(test.source_model):
+            result = masked_loss_excess(ctx.model, test.source_model, test.images, test.mean,
+                                        test.std, ctx.ratio, ctx.seed)  # fmt: skip
+        else:
+            result = masked_loss_excess_cell(
+                ctx.model, test.source_model, test.images, ctx.ratio, ctx.seed
+            )
         return Outcome({MetricKey(NS, s): float(result[s]) for s in SCORES}, result)
 
     def summary(self, outcome: Outcome, opts: MaskedLossOptions) -> list[str]:
