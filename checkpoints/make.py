@@ -24,7 +24,7 @@ RECIPES = {
     "rhm32-r0.25-u4": ("configs/rhm32.yaml", [*RHM32_STUDY, "mask.ratio=0.25", "mask.unit=4"]),
     "rhm32-r0.75-u4": ("configs/rhm32.yaml", [*RHM32_STUDY, "mask.ratio=0.75", "mask.unit=4"]),
     "qt32-r0.75-u4": ("configs/qt32.yaml", ["run.target_excess=0.25"]),
-    "qt32-r0.75-u16": ("configs/qt32.yaml", ["mask.unit=16", "run.target_excess=0.25"]),
+    "qt32-r0.75-u16": ("configs/qt32.yaml", ["mask.unit=16", "run.target_excess=0.2"]),
 }
 
 
