@@ -100,3 +100,16 @@ def shipped_evidence_models():
     from maeid.shipped import shipped_models
 
     return shipped_models(ROOT / "checkpoints")
+
+
+def test_one_model_ahead_at_every_level_is_said():
+    from maeid.shipped_evidence import PAIRS, PairEvidence
+
+    up = judge(0, PREDICT_UP, G(0.1, 0.01, True), G(0.3, 0.01, True), True)
+    down = judge(1, (0.05, 0.001, 0.0, 0.001), G(0.1, 0.01, True), G(0.3, 0.01, True), True)
+    flat = judge(2, PREDICT_UP, G(0.1, 0.01, True), G(0.11, 0.01, True), True)
+    ahead = PairEvidence(PAIRS[0], (0.2, 0.2), [up, down])
+    assert (up.verdict, down.verdict) == ("agrees", "disagrees")
+    assert ahead.one_model_ahead == PAIRS[0].second
+    assert PairEvidence(PAIRS[0], (0.2, 0.2), [up, flat]).one_model_ahead is None
+    assert "ahead at every level" in shipped_evidence.verdict_lines([ahead])[0]

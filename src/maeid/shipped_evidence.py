@@ -43,6 +43,11 @@ THEORY_SE = 2.0  # a difference in V_l this many standard errors wide is a predi
 G_Z = 1.96  # a difference in G this many standard errors wide is read
 R2_MARGIN = 0.05  # the R² share's stand-in for noise, and its least readable gap
 READABLE_GAP_SE = 5.0  # as the information measure reads G
+AHEAD_NOTE = (
+    "`{model}` closes more of the gap at every level. So each level's verdict follows "
+    "which model is ahead overall: the agreements do not single out the levels the theory "
+    "names, and the disagreements are where the theory expected the other model ahead."
+)
 THEORY_IMAGES = 1024  # per cell: V_l's standard errors stay under 0.01
 
 
@@ -97,6 +102,13 @@ class LevelVerdict:
     verdict: str  # "agrees", "disagrees" or "untestable"
     why: str
 
+    def measured_sign(self) -> int:
+        """+1: the second model's share is larger beyond the noise, -1: the first's, 0: neither."""
+        a, b = self.measured
+        noise = G_Z * math.hypot(a.se, b.se) if a.se is not None and b.se is not None else R2_MARGIN
+        diff = b.value - a.value
+        return 0 if not abs(diff) > noise else (1 if diff > 0 else -1)
+
     def predicted(self) -> int:
         """+1: V_l is larger for the second model, -1: for the first, 0: no prediction."""
         v1, s1, v2, s2 = self.theory
@@ -113,6 +125,16 @@ class PairEvidence:
     @property
     def trained(self) -> bool:
         return all(e <= TRAINED_EXCESS for e in self.excess)
+
+    @property
+    def one_model_ahead(self) -> str | None:
+        """The model that closes more of the gap at every level, beyond the noise, if one
+        does: then each level's verdict follows which model is ahead overall, and the
+        agreements do not single out the levels the theory names."""
+        signs = {row.measured_sign() for row in self.levels}
+        if len(self.levels) < 2 or len(signs) != 1 or 0 in signs:
+            return None
+        return self.pair.second if signs == {1} else self.pair.first
 
 
 # ------------------------------------------------------------------ evaluating the models
@@ -204,7 +226,7 @@ def judge(level: int, theory: tuple[float, float, float, float], a: Share, b: Sh
         return _with(row, "untestable", "a share is unreadable (its gap is within the noise)")
     diff = b.value - a.value
     noise = G_Z * math.hypot(a.se, b.se) if a.se is not None and b.se is not None else R2_MARGIN
-    if abs(diff) <= noise:
+    if row.measured_sign() == 0:
         return _with(
             row, "untestable", f"the difference {diff:+.3f} is within the noise ±{noise:.3f}"
         )
@@ -278,6 +300,8 @@ def markdown(evidence: Sequence[PairEvidence], models: dict[str, Shipped], evals
             theory = f"{v1:.3f} ± {s1:.3f} | {v2:.3f} ± {s2:.3f}"
             lines.append(f"| {row.level} | {theory} | {_share(m1)} | {_share(m2)} | "
                          f"**{row.verdict}**: {row.why} |")  # fmt: skip
+        if ev.one_model_ahead:
+            lines += ["", AHEAD_NOTE.format(model=ev.one_model_ahead)]
     return "\n".join(lines)
 
 
@@ -285,7 +309,10 @@ def verdict_lines(evidence: Sequence[PairEvidence]) -> list[str]:
     out = []
     for ev in evidence:
         head = f"{ev.pair.first} vs {ev.pair.second}:"
-        out.append(head + " " + "; ".join(f"level {r.level} {r.verdict}" for r in ev.levels))
+        text = head + " " + "; ".join(f"level {r.level} {r.verdict}" for r in ev.levels)
+        if ev.one_model_ahead:
+            text += f" ({ev.one_model_ahead} ahead at every level)"
+        out.append(text)
     return out
 
 
