@@ -208,3 +208,10 @@ def test_runs_outside_the_report_folder_are_copied_beside_it(tmp_path):
     copies = pngs(out)
     originals = pngs(tmp_path / "elsewhere")
     assert len(copies) == 6 and set(copies) <= set(originals)  # the same bytes, once each
+
+
+def test_a_shipped_model_is_named_by_its_folder_and_recorded_excess():
+    from maeid.train.run_label import model_label
+
+    shipped = Path(__file__).resolve().parents[1] / "checkpoints" / "rhm32-r0.75-u4" / "model.pt"
+    assert model_label(shipped, "run") == "rhm32-r0.75-u4 · trained (excess 0.24)"

@@ -17,11 +17,14 @@ import json
 import re
 from pathlib import Path
 
+import yaml
+
 from maeid.train.quality import under_trained
 
 SEPARATOR = " · "
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINTS = "checkpoints"
+SHIPPED_RECIPE = "recipe.yaml"  # beside a shipped model.pt (`maeid.shipped`)
 # A sweep point's folder: the first 16 hex digits of its config hash (`SweepPoint.run_dir`).
 _SWEEP_POINT = re.compile(r"[0-9a-f]{16}")
 
@@ -64,8 +67,9 @@ def run_label(train_dir: str | Path) -> str:
 
 def model_label(path: str | Path, origin: str) -> str:
     """The label of a model `maeid.train.load_any` read from `path` with `origin`: a maeid
-    run (its folder, or a checkpoint in its `checkpoints/`) by the run; a checkpoint
-    outside a run folder by its file name; an imported model by its file or folder name,
+    run (its folder, or a checkpoint in its `checkpoints/`) by the run; a shipped model
+    by its folder and the excess its recipe records; another checkpoint outside a run
+    folder by its file name; an imported model by its file or folder name,
     its training unknown to maeid."""
     path = Path(path)
     if origin != "run":
@@ -74,4 +78,8 @@ def model_label(path: str | Path, origin: str) -> str:
         return run_label(path)
     if path.parent.name == CHECKPOINTS:
         return run_label(path.parent.parent)
+    recipe = path.parent / SHIPPED_RECIPE
+    if recipe.is_file():  # a model shipped in checkpoints/: its folder and recorded excess
+        excess = (yaml.safe_load(recipe.read_text()) or {}).get("heldout_excess")
+        return training_label(path.parent.name, None if excess is None else float(excess))
     return path.name
