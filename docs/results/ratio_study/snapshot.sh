@@ -2,7 +2,8 @@
 # Copy what the ratio study has measured so far into the repository, so that no computed
 # result is lost with the machine: the sweep database (read through sqlite's backup, a
 # consistent copy while the sweep writes), every run's metrics.jsonl and config.yaml, and
-# every readout's eval.json. Checkpoints stay in runs/ (3 MB each).
+# every readout's eval.json, for the sweep's runs, the matched-steps controls and the
+# warm-start arm. Checkpoints stay in runs/ (3 MB each).
 #   bash docs/results/ratio_study/snapshot.sh [runs]
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -23,6 +24,15 @@ for run in "$RUNS"/rhm32_ratio_study/* "$RUNS"/ratio_study_controls/*; do
     cp "$run/train/metrics.jsonl" "$run/train/config.yaml" "$OUT.tmp/$name/" 2>/dev/null || true
     [ -f "$run/readouts/eval.json" ] && cp "$run/readouts/eval.json" "$OUT.tmp/$name/readouts.json"
     [ -f "$run/train/CONTROL_DONE" ] && cp "$run/train/CONTROL_DONE" "$OUT.tmp/$name/"
+done
+for run in "$RUNS"/ratio_study_arms/*/*/; do  # ARM/{warm,control}/
+    run=${run%/}
+    [ -d "$run/train" ] || continue
+    name="ratio_study_arms/$(basename "$(dirname "$run")")/$(basename "$run")"
+    mkdir -p "$OUT.tmp/$name"
+    cp "$run/train/metrics.jsonl" "$run/train/config.yaml" "$OUT.tmp/$name/" 2>/dev/null || true
+    [ -f "$run/readouts/eval.json" ] && cp "$run/readouts/eval.json" "$OUT.tmp/$name/readouts.json"
+    [ -f "$run/train/ARM_DONE" ] && cp "$run/train/ARM_DONE" "$OUT.tmp/$name/"
 done
 rm -rf "$OUT" && mv "$OUT.tmp" "$OUT"
 echo "snapshot in $OUT: $(find "$OUT" -type f | wc -l) files, $(du -sh "$OUT" | cut -f1)"
