@@ -31,6 +31,7 @@ def last_measure(train_dir: Path) -> tuple[int, float | None, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", type=Path, default=ROOT / "runs" / "ratio_study.db")
+    parser.add_argument("--arms", type=Path, default=ROOT / "runs" / "ratio_study_arms")
     args = parser.parse_args()
     from maeid.experiments.results_db import ResultsDB
 
@@ -51,7 +52,36 @@ def main() -> int:
         cost = f"{seconds / 60:.0f} | {seconds * threads / 3600:.2f}"
         print(f"| {run.mask_unit} | {run.mask_ratio} | {run.seed} | {run.status} | {step} | "
               f"{shown} | {met} | {cost} |")  # fmt: skip
+    print_arms(args.arms)
     return 0
+
+
+def attempts_seconds(train_dir: Path) -> float:
+    """Wall seconds over every attempt of a run (each resume restarts `elapsed_s`)."""
+    total, last = 0.0, 0.0
+    for line in (train_dir / "metrics.jsonl").read_text().splitlines():
+        elapsed = json.loads(line)["elapsed_s"] if line.strip() else last
+        if elapsed < last:  # a new attempt began
+            total += last
+        last = elapsed
+    return total + last
+
+
+def print_arms(folder: Path) -> None:
+    """The warm-start arm's runs (one thread each): steps, excess, wall time, core-hours."""
+    runs = sorted(folder.glob("u*_r*_s*/*/train/metrics.jsonl"))
+    if not runs:
+        return
+    print("\n| warm-start arm | run | steps | held-out excess | finished | wall min | core-h |")
+    print("|---|---|---|---|---|---|---|")
+    for metrics in runs:
+        train = metrics.parent
+        step, excess, _ = last_measure(train)
+        seconds = attempts_seconds(train)
+        done = "yes" if (train / "ARM_DONE").is_file() else "no"
+        shown = "-" if excess is None else f"{excess:.3f}"
+        print(f"| {train.parent.parent.name} | {train.parent.name} | {step} | {shown} | {done} "
+              f"| {seconds / 60:.0f} | {seconds / 3600:.2f} |")  # fmt: skip
 
 
 if __name__ == "__main__":
