@@ -35,6 +35,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from maeid.shipped import Shipped
 from maeid.train.quality import TRAINED_EXCESS
@@ -94,6 +95,14 @@ class Share:
     readable: bool
 
 
+def noise(a: Share, b: Share) -> float:
+    """How far apart two shares must be to be read as different: 1.96 standard errors of
+    their difference, or the fixed margin where a share has no standard error."""
+    if a.se is None or b.se is None:
+        return R2_MARGIN
+    return G_Z * math.hypot(a.se, b.se)
+
+
 @dataclass(frozen=True)
 class LevelVerdict:
     level: int
@@ -105,9 +114,8 @@ class LevelVerdict:
     def measured_sign(self) -> int:
         """+1: the second model's share is larger beyond the noise, -1: the first's, 0: neither."""
         a, b = self.measured
-        noise = G_Z * math.hypot(a.se, b.se) if a.se is not None and b.se is not None else R2_MARGIN
         diff = b.value - a.value
-        return 0 if not abs(diff) > noise else (1 if diff > 0 else -1)
+        return 0 if not abs(diff) > noise(a, b) else (1 if diff > 0 else -1)
 
     def predicted(self) -> int:
         """+1: V_l is larger for the second model, -1: for the first, 0: no prediction."""
@@ -157,20 +165,24 @@ def evaluate_shipped(
                *EVALUATE[readout[model.name]]]  # fmt: skip
         todo.append((model.name, cmd))
     out.mkdir(parents=True, exist_ok=True)
-    running: list[tuple[str, subprocess.Popen]] = []
+    running: list[tuple[str, subprocess.Popen, IO[str]]] = []
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     while todo or running:
         while todo and len(running) < max(1, workers):
             name, cmd = todo.pop(0)
             if progress:
                 print(f"   evaluating {name}", flush=True)
-            log = open(out / f"{name}.log", "w")  # noqa: SIM115 (closed when the process ends)
-            running.append((name, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                                   env=env)))  # fmt: skip
-        name, proc = running.pop(0)
-        if proc.wait() != 0:
-            for _, other in running:
+            log = open(out / f"{name}.log", "w")  # noqa: SIM115 (closed once it has ended)
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+            running.append((name, proc, log))
+        name, proc, log = running.pop(0)
+        code = proc.wait()
+        log.close()
+        if code != 0:
+            for _, other, other_log in running:
                 other.terminate()
+                other.wait()
+                other_log.close()
             log_text = (out / f"{name}.log").read_text()[-2000:]
             raise RuntimeError(f"evaluating the shipped model {name} failed:\n{log_text}")
     return results
@@ -224,15 +236,14 @@ def judge(level: int, theory: tuple[float, float, float, float], a: Share, b: Sh
         return _with(row, "untestable", "the theory predicts no difference")
     if not (a.readable and b.readable):
         return _with(row, "untestable", "a share is unreadable (its gap is within the noise)")
-    diff = b.value - a.value
-    noise = G_Z * math.hypot(a.se, b.se) if a.se is not None and b.se is not None else R2_MARGIN
+    diff, within = b.value - a.value, noise(a, b)
     if row.measured_sign() == 0:
         return _with(
-            row, "untestable", f"the difference {diff:+.3f} is within the noise ±{noise:.3f}"
+            row, "untestable", f"the difference {diff:+.3f} is within the noise ±{within:.3f}"
         )
     agrees = (diff > 0) == (direction > 0)
     sign = "+" if direction > 0 else "-"
-    why = f"measured {diff:+.3f} (noise ±{noise:.3f}), predicted {sign}"
+    why = f"measured {diff:+.3f} (noise ±{within:.3f}), predicted {sign}"
     return _with(row, "agrees" if agrees else "disagrees", why)
 
 
