@@ -17,22 +17,23 @@ dst = sqlite3.connect(sys.argv[2])
 src.backup(dst)
 dst.close(); src.close()
 PY
-for run in "$RUNS"/rhm32_ratio_study/* "$RUNS"/ratio_study_controls/*; do
-    [ -d "$run/train" ] || continue
-    name="$(basename "$(dirname "$run")")/$(basename "$run")"
+copy_run() {  # copy_run RUN NAME: a run's log, config, readouts and finished marker
+    local run=$1 name=$2
+    [ -d "$run/train" ] || return 0
     mkdir -p "$OUT.tmp/$name"
     cp "$run/train/metrics.jsonl" "$run/train/config.yaml" "$OUT.tmp/$name/" 2>/dev/null || true
     [ -f "$run/readouts/eval.json" ] && cp "$run/readouts/eval.json" "$OUT.tmp/$name/readouts.json"
-    [ -f "$run/train/CONTROL_DONE" ] && cp "$run/train/CONTROL_DONE" "$OUT.tmp/$name/"
+    for done in CONTROL_DONE ARM_DONE; do
+        [ -f "$run/train/$done" ] && cp "$run/train/$done" "$OUT.tmp/$name/"
+    done
+    return 0
+}
+for run in "$RUNS"/rhm32_ratio_study/* "$RUNS"/ratio_study_controls/*; do
+    copy_run "$run" "$(basename "$(dirname "$run")")/$(basename "$run")"
 done
 for run in "$RUNS"/ratio_study_arms/*/*/; do  # ARM/{warm,control}/
     run=${run%/}
-    [ -d "$run/train" ] || continue
-    name="ratio_study_arms/$(basename "$(dirname "$run")")/$(basename "$run")"
-    mkdir -p "$OUT.tmp/$name"
-    cp "$run/train/metrics.jsonl" "$run/train/config.yaml" "$OUT.tmp/$name/" 2>/dev/null || true
-    [ -f "$run/readouts/eval.json" ] && cp "$run/readouts/eval.json" "$OUT.tmp/$name/readouts.json"
-    [ -f "$run/train/ARM_DONE" ] && cp "$run/train/ARM_DONE" "$OUT.tmp/$name/"
+    copy_run "$run" "ratio_study_arms/$(basename "$(dirname "$run")")/$(basename "$run")"
 done
 rm -rf "$OUT" && mv "$OUT.tmp" "$OUT"
 echo "snapshot in $OUT: $(find "$OUT" -type f | wc -l) files, $(du -sh "$OUT" | cut -f1)"

@@ -27,6 +27,17 @@ from maeid.theory.belief_propagation import masked_mse, visible_pixels
 from maeid.theory.masking import sample_noise
 
 
+def _scores(loss: float, bayes: float, plateau: float, images: int, ratio: float) -> dict:
+    return {
+        "loss": loss,
+        "bayes": bayes,
+        "plateau": plateau,
+        "excess": (loss - bayes) / (plateau - bayes),
+        "images": images,
+        "ratio": float(ratio),
+    }
+
+
 def _check_plain_loss(mae: nn.Module) -> None:
     if getattr(mae, "norm_pix_loss", False) or getattr(mae, "boundary_exclude", 0):
         raise ValueError(
@@ -63,14 +74,7 @@ def masked_loss_excess_cell(
     limits = loss_limits(model, float(ratio), int(mae.mask_unit), int(mae.patch_size), seed)
     loss = sum(losses) / len(images)
     bayes, plateau = limits.bayes.value, limits.plateau.value
-    return {
-        "loss": loss,
-        "bayes": bayes,
-        "plateau": plateau,
-        "excess": (loss - bayes) / (plateau - bayes),
-        "images": len(images),
-        "ratio": float(ratio),
-    }
+    return _scores(loss, bayes, plateau, len(images), ratio)
 
 
 @torch.no_grad()
@@ -90,11 +94,4 @@ def masked_loss_excess(
     to_loss = limits.pixel_variance / std[0] ** 2
     loss = sum(losses) / len(images)
     bayes, plateau = limits.bayes * to_loss, limits.plateau * to_loss
-    return {
-        "loss": loss,
-        "bayes": bayes,
-        "plateau": plateau,
-        "excess": (loss - bayes) / (plateau - bayes),
-        "images": len(images),
-        "ratio": float(ratio),
-    }
+    return _scores(loss, bayes, plateau, len(images), ratio)
