@@ -28,8 +28,9 @@ from typing import Any
 import yaml
 
 from maeid import atomic
-from maeid.train.checkpoint import FORMAT, read_checkpoint
+from maeid.train.checkpoint import read_checkpoint
 from maeid.train.config import TrainConfig, differences, from_dict, load_config
+from maeid.train.heldout_plot import plot_heldout
 
 MODEL, RECIPE, CURVE, CURVE_PNG, SUMS = (
     "model.pt", "recipe.yaml", "heldout.csv", "heldout.png", "SHA256SUMS"
@@ -129,7 +130,6 @@ def write_shipped(
         )
     dest.mkdir(parents=True, exist_ok=True)
     slim = {key: ckpt[key] for key in ("format", "model", "model_args", "config", "step")}
-    assert slim["format"] == FORMAT
     atomic.torch_save(slim, dest / MODEL)
     recipe = {
         "config": config,
@@ -142,7 +142,7 @@ def write_shipped(
     }
     atomic.write_text(dest / RECIPE, yaml.safe_dump(recipe, sort_keys=False))
     atomic.write_text(dest / CURVE, _csv(curve))
-    _plot(curve, dest / CURVE_PNG, f"{dest.name}: held-out loss (trained by its recipe)")
+    plot_heldout(train_dir / "metrics.jsonl", dest / CURVE_PNG, name=dest.name)
     atomic.write_text(dest / SUMS, f"{sha256(dest / MODEL)}  {MODEL}\n")
     return Shipped(dest.name, dest, recipe)
 
@@ -170,22 +170,6 @@ def _csv(rows: list[dict[str, float]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
-
-
-def _plot(rows: list[dict[str, float]], path: Path, title: str) -> None:
-    from maeid.figures import plt, save_figure
-
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    steps = [r["step"] for r in rows]
-    ax.plot(steps, [r["heldout_loss"] for r in rows], label="held-out masked loss")
-    ax.plot(steps, [r["bayes_loss"] for r in rows], "--", label="exact Bayes loss")
-    ax.plot(steps, [r["plateau_loss"] for r in rows], ":", label="plateau (predict the mean)")
-    ax.set_xlabel("step")
-    ax.set_ylabel("masked loss")
-    ax.set_title(f"{title}\nexcess {rows[-1]['normalised_excess']:.3f} at step {steps[-1]}",
-                 fontsize=9)  # fmt: skip
-    ax.legend(fontsize=8)
-    save_figure(fig, path)
 
 
 def _read_sums(path: Path) -> dict[str, str]:

@@ -192,11 +192,12 @@ def evaluate_shipped(
 def theory_values(model: Shipped, images: int = THEORY_IMAGES, seed: int = 0):
     """V_l with standard errors for the model's data model at its ratio and unit."""
     from maeid.hlvm import load_model
+    from maeid.hlvm.random_hierarchy import is_rhm
     from maeid.theory.information import cell_information
 
     cfg = model.shipped_config()
     data_model = load_model(cfg.data.model)
-    resampled = not hasattr(data_model, "knobs")  # qt32: nested resampling, fewer outer draws
+    resampled = not is_rhm(data_model)  # qt32: nested resampling, fewer outer draws
     return cell_information(data_model, cfg.mask.ratio, cfg.mask.unit,
                             num_images=images // 4 if resampled else images, seed=seed)  # fmt: skip
 
