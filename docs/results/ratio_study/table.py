@@ -156,17 +156,12 @@ def print_controls(folder: Path, cells: dict) -> None:
               f"{len(rows)} seeds: G_0 {fmt(g)}, class probe {fmt(p)}")  # fmt: skip
 
 
-def last_excess(train_dir: Path) -> tuple[int, float | None]:
-    """(last step, last held-out excess) from a run's metrics.jsonl."""
-    rows = [json.loads(x) for x in (train_dir / "metrics.jsonl").read_text().splitlines() if x]
-    measured = [r for r in rows if "normalised_excess" in r]
-    return rows[-1]["step"], (measured[-1]["normalised_excess"] if measured else None)
-
-
 def print_warm_arm(folder: Path) -> None:
     """The warm-start arm (pre-registered for a cell not trained by its cap): per seed, the
     warm run at the target cell and its matched control at (0.25, 4), each from the trained
     (0.25, 4) weights. Reported on its own rows, never pooled with the cold-start cells."""
+    from progress import last_measure  # this folder's script: a run's last held-out measure
+
     arms = sorted(p for p in folder.glob("u*_r*_s*") if p.is_dir())
     if not arms:
         return
@@ -183,7 +178,7 @@ def print_warm_arm(folder: Path) -> None:
             train = arm / kind / "train"
             if not (train / "metrics.jsonl").is_file():
                 continue
-            step, excess = last_excess(train)
+            step, excess, _ = last_measure(train)
             done = (train / "ARM_DONE").is_file()
             ev = readouts(arm / kind) if done else None
             met = "yes" if excess is not None and excess <= 0.25 else "no"
