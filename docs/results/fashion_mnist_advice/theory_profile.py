@@ -6,7 +6,7 @@ Writes profile.json: per cell the Gaussian Bayes loss, the plateau and the share
 factor that turns the profile's loss units (the padded image's pooled pixel variance)
 into the MAE's (the variance of the unpadded pixels, which `maeid.data` standardises by).
 
-    python docs/results/fashion_mnist_advice/profile.py --out docs/results/fashion_mnist_advice --masks 256
+    python docs/results/fashion_mnist_advice/theory_profile.py --out docs/results/fashion_mnist_advice --masks 256
 """
 
 from __future__ import annotations
