@@ -6,18 +6,19 @@ Writes profile.json: per cell the Gaussian Bayes loss, the plateau and the share
 factor that turns the profile's loss units (the padded image's pooled pixel variance)
 into the MAE's (the variance of the unpadded pixels, which `maeid.data` standardises by).
 
-    python docs/results/fashion_mnist_advice/theory_profile.py --out docs/results/fashion_mnist_advice --masks 256
+    python docs/results/fashion_mnist_advice/theory_profile.py \
+        --out docs/results/fashion_mnist_advice --masks 256
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
+from maeid.atomic import write_json
 from maeid.data.fashion_mnist import MEAN, STD, load_fashion_mnist
 from maeid.theory.gaussian_information import gaussian_profile
 from maeid.threads import torch_threads
@@ -41,8 +42,13 @@ def main() -> int:
     start = time.perf_counter()
     with torch_threads(args.threads):
         profile = gaussian_profile(
-            x, ratios=RATIOS, units=UNITS, target_scale=TARGET_SCALE, num_masks=args.masks,
-            bootstrap=args.bootstrap, seed=0,
+            x,
+            ratios=RATIOS,
+            units=UNITS,
+            target_scale=TARGET_SCALE,
+            num_masks=args.masks,
+            bootstrap=args.bootstrap,
+            seed=0,
             source=f"Fashion-MNIST train: {IMAGES} of {len(images)} images, padded to 32x32",
         )
     seconds = time.perf_counter() - start
@@ -51,12 +57,16 @@ def main() -> int:
     to_mae_units = float(x.var()) / float(STD) ** 2
     result = {**profile.to_dict(), "seconds": seconds, "to_mae_units": to_mae_units,
               "mae_mean": MEAN, "mae_std": STD}  # fmt: skip
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "profile.json").write_text(json.dumps(result, indent=1))
+    write_json(args.out / "profile.json", result, indent=1)
     print(f"{seconds:.0f} s; to MAE units x{to_mae_units:.4f}")
     for c in profile.ranked:
-        print(c.ratio, c.unit, round(c.beyond_target_share.mean, 3), round(c.bayes.mean, 3),
-              round(c.plateau.mean, 3))
+        print(
+            c.ratio,
+            c.unit,
+            round(c.beyond_target_share.mean, 3),
+            round(c.bayes.mean, 3),
+            round(c.plateau.mean, 3),
+        )
     return 0
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from maeid.evaluate.intervals import cell_means_spearman, distinct_values, welch_interval
+
 ROOT = Path(__file__).resolve().parents[3]
 GRAMMAR = "rhm32:m=32/4/2"
 READABLE_SE = 5.0
@@ -35,16 +37,6 @@ def interval(values: list[float]) -> tuple[float, float]:
     if len(v) < 2:
         return float(v.mean()) if len(v) else float("nan"), float("nan")
     return float(v.mean()), float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / len(v) ** 0.5)
-
-
-def welch(a: list[float], b: list[float]) -> tuple[float, float, float]:
-    """(mean(a) - mean(b), lower, upper) of Welch's 95 % interval."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    half = stats.t.ppf(0.975, dof) * (va + vb) ** 0.5
-    diff = float(a.mean() - b.mean())
-    return diff, diff - half, diff + half
 
 
 def fmt(values: list[float]) -> str:
@@ -98,32 +90,6 @@ def theory_values(cells: list[tuple[int, float]]) -> dict[tuple[int, float], tup
         info = cell_information(model, ratio, unit, num_images=2048, seed=0)
         out[(unit, ratio)] = (info.value[0], info.se[0], info.value[1], info.se[1])
     return out
-
-
-def spearman_with_bootstrap(cells, per_cell: dict, x: dict, rng):
-    """rho between the cells' mean of `per_cell` and `x` (one value per cell), and its
-    bootstrap 95 % interval (seeds resampled within each cell)."""
-    keys = sorted(cells)
-    v = [x[c] for c in keys]
-    rho = stats.spearmanr([np.mean(per_cell[c]) for c in keys], v).statistic
-    boots = []
-    for _ in range(10_000):
-        means = [np.mean(rng.choice(per_cell[c], size=len(per_cell[c]))) for c in keys]
-        r = stats.spearmanr(means, v).statistic
-        if np.isfinite(r):
-            boots.append(r)
-    lo, hi = np.percentile(boots, [2.5, 97.5])
-    return float(rho), float(lo), float(hi)
-
-
-def distinct(values_with_se: list[tuple[float, float]]) -> int:
-    """How many values differ from every other by more than 2 standard errors (a greedy
-    count over the sorted values)."""
-    count, last = 0, None
-    for value, se in sorted(values_with_se):
-        if last is None or value - last[0] > 2 * max(se, last[1]):
-            count, last = count + 1, (value, se)
-    return count
 
 
 def print_controls(folder: Path, cells: dict) -> None:
@@ -221,9 +187,7 @@ def print_steps_confound(cells: dict, trained: dict, rng) -> None:
     steps = {c: [t["steps"] for _, t, ev in cells[c] if ev is not None] for c in trained}
     keys = sorted(trained)
     mean_steps = {c: float(np.mean(steps[c])) for c in keys}
-    rho, lo, hi = spearman_with_bootstrap(
-        keys, {c: trained[c]["G0"] for c in keys}, mean_steps, rng
-    )
+    rho, lo, hi = cell_means_spearman({c: trained[c]["G0"] for c in keys}, mean_steps, rng)
     means = ", ".join(f"({c[1]}, {c[0]}) {np.mean(steps[c]):.0f}" for c in keys)
     print(f"\nExploratory: Spearman rho(G_0, mean steps to the criterion) over {len(keys)} cells "
           f"= {rho:+.2f} [{lo:+.2f}, {hi:+.2f}] (steps: {means})")  # fmt: skip
@@ -276,7 +240,7 @@ def main() -> int:
     elif min(a["gap0"] + b["gap0"]) < READABLE_SE:
         print("  untestable: G_0 is not readable (gap under 5 SE) in a cell")
     else:
-        diff, lo, hi = welch(a["G0"], b["G0"])
+        diff, lo, hi = welch_interval(a["G0"], b["G0"])
         verdict = "agrees" if lo > 0 else "disagrees" if hi < 0 or hi < 0.05 else "untestable"
         seeds = min(len(a["G0"]), len(b["G0"]))
         if seeds < PLANNED_SEEDS:  # no verdict before every planned seed is in
@@ -292,13 +256,13 @@ def main() -> int:
     rng = np.random.default_rng(0)
     undecided = undecided_cells(runs)
     for name, level in (("H2", 0), ("H3", 1)):
-        n = distinct([(theory[c][2 * level], theory[c][2 * level + 1]) for c in trained])
+        n = distinct_values([(theory[c][2 * level], theory[c][2 * level + 1]) for c in trained])
         if n < 3:
             print(f"\n{name}: untestable (V_{level} takes {n} distinct values over the cells)")
             continue
         values = {c: theory[c][2 * level] for c in trained}
-        rho, lo, hi = spearman_with_bootstrap(
-            list(trained), {c: v[f"G{level}"] for c, v in trained.items()}, values, rng
+        rho, lo, hi = cell_means_spearman(
+            {c: v[f"G{level}"] for c, v in trained.items()}, values, rng
         )
         verdict = "agrees" if lo > 0 else "disagrees" if rho <= 0 else "untestable"
         if undecided:  # as for H1: no final verdict while a cell could still change

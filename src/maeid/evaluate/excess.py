@@ -60,6 +60,15 @@ def _sampler_losses(mae: nn.Module, images: torch.Tensor, ratio: float, seed: in
 
 
 @torch.no_grad()
+def sampler_masked_loss(mae: nn.Module, images: torch.Tensor, ratio: float, seed: int = 0,
+                        batch_size: int = 512) -> float:  # fmt: skip
+    """The mean masked loss on `images` (standardised as in training) under masks of the
+    training sampler, seeded by `seed`: the model's side of every excess."""
+    losses, _ = _sampler_losses(mae, images, ratio, seed, batch_size)
+    return sum(losses) / len(images)
+
+
+@torch.no_grad()
 def masked_loss_excess_cell(
     mae: nn.Module, model, images: torch.Tensor, ratio: float, seed: int = 0,
     batch_size: int = 512,
@@ -70,9 +79,8 @@ def masked_loss_excess_cell(
     from maeid.train.quality import loss_limits
 
     _check_plain_loss(mae)
-    losses, _ = _sampler_losses(mae, images, ratio, seed, batch_size)
+    loss = sampler_masked_loss(mae, images, ratio, seed, batch_size)
     limits = loss_limits(model, float(ratio), int(mae.mask_unit), int(mae.patch_size), seed)
-    loss = sum(losses) / len(images)
     bayes, plateau = limits.bayes.value, limits.plateau.value
     return _scores(loss, bayes, plateau, len(images), ratio)
 

@@ -5,12 +5,18 @@
 - `spearman_interval`: Spearman's rho between a prediction and a measurement, with a
   percentile bootstrap over whole seeds (every point of a resampled seed comes along,
   so the interval reflects seed-to-seed variation, not only point-to-point noise).
+- `cell_means_spearman`: Spearman's rho between cells' mean measurement and one theory
+  value per cell, with a bootstrap that resamples the seeds within each cell (the
+  pre-registered studies' rank statistic).
+- `welch_interval`: the difference of two cells' means and its Welch 95 % interval.
+- `distinct_values`: how many theory values stand apart by more than 2 standard errors
+  (a rank statistic needs at least 3).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,3 +104,47 @@ def _spearman_rows(p: np.ndarray, m: np.ndarray) -> np.ndarray:
     norm = np.sqrt((rp**2).sum(1) * (rm**2).sum(1))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(norm > 0, (rp * rm).sum(1) / norm, np.nan)
+
+
+def cell_means_spearman(
+    per_cell: Mapping[Hashable, Sequence[float]],
+    theory: Mapping[Hashable, float],
+    rng: np.random.Generator,
+    resamples: int = 10_000,
+) -> tuple[float, float, float]:
+    """(rho, low, high): Spearman's rho between each cell's mean of `per_cell` (one value
+    per seed) and its `theory` value, with the 2.5 and 97.5 percentiles of `resamples`
+    bootstraps that redraw each cell's seeds with replacement (cells sorted by key)."""
+    keys = sorted(per_cell)
+    x = [theory[c] for c in keys]
+    rho = stats.spearmanr([np.mean(per_cell[c]) for c in keys], x).statistic
+    boots = []
+    for _ in range(resamples):
+        means = [np.mean(rng.choice(per_cell[c], size=len(per_cell[c]))) for c in keys]
+        r = stats.spearmanr(means, x).statistic
+        if np.isfinite(r):
+            boots.append(r)
+    low, high = np.percentile(boots, [2.5, 97.5]) if boots else (np.nan, np.nan)
+    return float(rho), float(low), float(high)
+
+
+def welch_interval(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:
+    """(mean(a) - mean(b), low, high) with Welch's 95 % interval (each needs 2 values)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError(f"Welch's interval needs 2 values on each side, got {len(a)} and {len(b)}")
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = stats.t.ppf(0.975, dof) * (va + vb) ** 0.5
+    diff = float(a.mean() - b.mean())
+    return diff, diff - half, diff + half
+
+
+def distinct_values(values_with_se: Sequence[tuple[float, float]]) -> int:
+    """How many values differ from every other by more than 2 standard errors (a greedy
+    count over the sorted (value, se) pairs)."""
+    count, last = 0, None
+    for value, se in sorted(values_with_se):
+        if last is None or value - last[0] > 2 * max(se, last[1]):
+            count, last = count + 1, (value, se)
+    return count
