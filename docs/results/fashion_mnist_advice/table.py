@@ -122,6 +122,20 @@ def print_verdicts(entering: dict, th: dict, complete: bool, rng) -> None:
               f"{rho:+.2f} [{lo:+.2f}, {hi:+.2f}]")  # fmt: skip
 
 
+def print_exploratory(entering: dict, bounds: dict, rng) -> None:
+    """Exploratory, chosen after seed 0's readouts: does the difficulty of the cell's task,
+    its Gaussian Bayes loss L_G (lower: more of the masked pixels is predictable from the
+    visible ones), order the accuracies better than the long-range share?"""
+    if len(entering) < 3:
+        return
+    ease = {k: -bounds[k] for k in entering}
+    print("\nExploratory (chosen after seed 0's readouts):")
+    for _, key, words in READOUTS:
+        per_cell = {k: [r[key] for r in rows] for k, rows in entering.items()}
+        rho, lo, hi = cell_means_spearman(per_cell, ease, rng)
+        print(f"  rho(-L_G, {words} accuracy) = {rho:+.2f} [{lo:+.2f}, {hi:+.2f}]")
+
+
 def print_contrasts(entering: dict) -> None:
     """Secondary: unit 8 - unit 4 at each ratio, and each ratio - 0.5 at each unit."""
     print("\nSecondary contrasts, linear probe (points; Welch 95 % interval):")
@@ -154,9 +168,11 @@ def draw(entering: dict, th: dict, floors: Path, path: Path) -> None:
             for k, iv in zip(keys, ivs, strict=True):
                 ax.annotate(f"{k[0]}", (th[k]["share"], iv.value), textcoords="offset points",
                             xytext=(4, 4), fontsize=8)  # fmt: skip
-        if floor_rows:
-            ax.axhline(100 * np.mean([f["untrained"][key] for f in floor_rows]), color="grey",
-                       ls=":", label="encoder at initialisation")  # fmt: skip
+        for floor, style, words_floor in (("untrained", ":", "encoder at initialisation"),
+                                          ("pixels", "--", "raw pixels")):  # fmt: skip
+            if floor_rows:
+                ax.axhline(100 * np.mean([f[floor][key] for f in floor_rows]), color="grey",
+                           ls=style, label=words_floor)  # fmt: skip
         ax.set_xlabel("Gaussian long-range share (beyond 16 px)")
         ax.set_title(f"{words} accuracy, trained seeds (95 % t)")
         ax.legend(fontsize=8)
@@ -186,6 +202,8 @@ def main() -> int:
     entering = {k: rows for k, rows in entering.items() if len(rows) >= MIN_TRAINED_SEEDS}
     rng = np.random.default_rng(0)
     print_verdicts(entering, th, len(read) == PLANNED_RUNS, rng)
+    bounds = {k: rows[0]["gaussian_bayes"] for k, rows in cells.items()}
+    print_exploratory(entering, bounds, rng)
     print_contrasts(entering)
     if args.figure:
         draw(entering, th, args.floors, args.figure)
