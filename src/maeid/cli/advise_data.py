@@ -37,7 +37,10 @@ HELP = (
     "share of the variance in the pixel means). V_s = L_s - L_(next larger s) is the value "
     "of the evidence beyond the s-block; the V add up to plateau - Bayes, and the table's "
     "'>s' columns are their shares of it. "
-    f"Ranking with --data: {RANKING_RULE}."
+    f"Ranking with --data: {RANKING_RULE}. Held against MAEs trained on Fashion-MNIST (6 "
+    "cells x 3 seeds, 2000 steps each), this ranking ran opposite to the encoders' linear-"
+    "probe accuracy (Spearman rho -0.89): it describes the images' linear structure, and "
+    "is not, on that evidence, a way to choose cells for better features."
 )
 
 
