@@ -18,6 +18,16 @@ QUICK = ["--set", "data.n_train=32", "--set", "optim.batch_size=16", "--set", "r
          "--set", "run.recon_every=0", "--set", "run.eval_every=0", "--threads", "1"]  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def _sigint_raises():
+    """A process started in the background by a non-interactive shell (`cmd &`) ignores
+    SIGINT, and Python then raises no KeyboardInterrupt: give the tests Ctrl-C's usual
+    behaviour whatever started them."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _interrupt_when(ready: Path, timeout_s: float = 120.0) -> threading.Thread:
     """Send this process a real SIGINT (Ctrl-C) once `ready` exists."""
 
