@@ -20,9 +20,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
-from maeid.evaluate.intervals import cell_means_spearman, distinct_values, welch_interval
+from maeid.evaluate.intervals import (
+    cell_means_spearman,
+    distinct_values,
+    mean_interval,
+    welch_interval,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 GRAMMAR = "rhm32:m=32/4/2"
@@ -31,17 +35,9 @@ PLANNED_SEEDS = 3  # the pre-registered seeds per cell
 LEVELS = (0, 1, 2, 3)
 
 
-def interval(values: list[float]) -> tuple[float, float]:
-    """(mean, 95 % t half-width); the half-width is nan for fewer than 2 values."""
-    v = np.asarray(values, float)
-    if len(v) < 2:
-        return float(v.mean()) if len(v) else float("nan"), float("nan")
-    return float(v.mean()), float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / len(v) ** 0.5)
-
-
 def fmt(values: list[float]) -> str:
-    mean, half = interval(values)
-    return f"{mean:.3f}" if np.isnan(half) else f"{mean:.3f} ± {half:.3f}"
+    iv = mean_interval(values)
+    return f"{iv.value:.3f}" if iv.n < 2 else f"{iv.value:.3f} ± {iv.halfwidth:.3f}"
 
 
 def readouts(run_dir: Path) -> dict | None:
