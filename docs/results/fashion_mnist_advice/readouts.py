@@ -56,41 +56,42 @@ def accuracies(ctx, features) -> dict[str, float]:
     return {"linear": linear, "knn": knn_top1(f_train, train.labels, f_test, test.labels, k=K)}
 
 
-def read_run(train_dir: Path, profile: dict) -> dict:
-    from maeid.evaluate.excess import sampler_masked_loss
+def context(train_dir: Path):
+    """The run's model and config in an evaluation context seeded by the run's seed (the
+    probe's training images and the untrained floor follow it)."""
     from maeid.measures import EvalContext
-    from maeid.measures.context import frozen_features
-    from maeid.train.checkpoint import read_checkpoint
     from maeid.train.load_any import load_any
 
     loaded = load_any(train_dir)
-    mae, cfg = loaded.model, loaded.config
+    cfg = loaded.config
+    return EvalContext(loaded.model, cfg, train_dir, source="fashion_mnist", seed=int(cfg.run.seed))
+
+
+def read_run(ctx, train_dir: Path, profile: dict) -> dict:
+    from maeid.evaluate.excess import sampler_masked_loss
+    from maeid.train.checkpoint import read_checkpoint
+
+    cfg = ctx.cfg
     step = int(read_checkpoint(train_dir / "checkpoints" / "last.pt")["step"])
-    ratio, unit, seed = float(cfg.mask.ratio), int(cfg.mask.unit), int(cfg.run.seed)
-    ctx = EvalContext(mae, cfg, train_dir, source="fashion_mnist", seed=seed)
-    loss = sampler_masked_loss(mae, ctx.test(None, TEST).images, ratio, seed)
+    ratio, unit = float(cfg.mask.ratio), int(cfg.mask.unit)
+    loss = sampler_masked_loss(ctx.model, ctx.test(None, TEST).images, ratio, ctx.seed)
     bound, plateau = cell_bound(profile, ratio, unit)
     e_g = (loss - bound) / (plateau - bound)
     return {
-        "ratio": ratio, "unit": unit, "seed": seed, "step": step,
+        "ratio": ratio, "unit": unit, "seed": ctx.seed, "step": step,
         "test_loss": loss, "gaussian_bayes": bound, "plateau": plateau, "e_G": e_g,
         "trained": e_g <= TRAINED_E_G,
-        **accuracies(ctx, lambda split: frozen_features(mae, split.images, "cls")),
+        **accuracies(ctx, lambda split: ctx.features(split, "cls")),
     }  # fmt: skip
 
 
-def read_floors(train_dir: Path) -> dict:
+def read_floors(ctx) -> dict:
     """The untrained encoder (seeded by the run's seed) and the raw pixels."""
-    from maeid.measures import EvalContext
     from maeid.measures.context import frozen_features
-    from maeid.train.load_any import load_any
 
-    loaded = load_any(train_dir)
-    seed = int(loaded.config.run.seed)
-    ctx = EvalContext(loaded.model, loaded.config, train_dir, source="fashion_mnist", seed=seed)
     untrained = ctx.untrained()
     return {
-        "seed": seed,
+        "seed": ctx.seed,
         "untrained": accuracies(ctx, lambda s: frozen_features(untrained, s.images, "cls")),
         "pixels": accuracies(ctx, lambda s: s.images.flatten(1)),
     }
@@ -112,16 +113,19 @@ def main() -> int:
     for run in sorted(runs, key=lambda r: (r.seed, r.mask_unit, r.mask_ratio)):
         train_dir = Path(run.run_dir) / "train"
         out = train_dir.parent / "readouts.json"
+        floors = args.floors / f"seed{run.seed}.json"
+        if out.is_file() and floors.is_file():
+            continue
+        ctx = context(train_dir)  # one context: the splits are read once for both
         if not out.is_file():
             start = time.perf_counter()
-            result = read_run(train_dir, profile)
+            result = read_run(ctx, train_dir, profile)
             write_json(out, {**result, "seconds": time.perf_counter() - start})
             print(f"({result['ratio']}, {result['unit']}) seed {result['seed']}: e_G "
                   f"{result['e_G']:.3f}, linear {result['linear']:.4f}, kNN {result['knn']:.4f}",
                   flush=True)  # fmt: skip
-        floors = args.floors / f"seed{run.seed}.json"
         if not floors.is_file():
-            write_json(floors, read_floors(train_dir))
+            write_json(floors, read_floors(ctx))
             print(f"floors of seed {run.seed} written", flush=True)
     return 0
 
